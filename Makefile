@@ -1,0 +1,24 @@
+# `make quickstart` and `make test` set everything up on a fresh machine, then run.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+PLUGINS := $(dir $(wildcard plugins/*/setup.cfg))
+
+.PHONY: setup quickstart test clean
+
+setup: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/setup.cfg)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e ".[test]" $(addprefix -e ./,$(PLUGINS))
+	touch $@
+
+quickstart: $(STAMP)
+	$(VENV)/bin/tfi2i train --config configs/quickstart.yaml
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,110 @@
+"""The `tfi2i` command line."""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+
+import click  # noqa: E402
+
+from tfi2i import __version__  # noqa: E402
+from tfi2i.errors import Tfi2iError  # noqa: E402
+
+
+class _Group(click.Group):
+    """Prints a Tfi2iError as one line and exits with code 2, no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except Tfi2iError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="tfi2i")
+def cli():
+    """tfi2i: image-to-image translation (pix2pix, CycleGAN, UNIT) for TensorFlow 2 / Keras 3."""
+
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. --set train.batch_size=4 (repeatable).")
+@click.option("--run-dir", type=click.Path(file_okay=False),
+              help="Where the run lives [default: runs/<config name>]. An existing run there is continued.")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Continue the run in this directory with the config it was started with.")
+def train(config_file, overrides, run_dir, resume_dir):
+    """Train a model; continue a stopped run from its latest checkpoint."""
+    from tfi2i import config as config_lib
+    from tfi2i.training import run_dir as run_dir_lib
+
+    if resume_dir:
+        if config_file:
+            raise Tfi2iError("--resume uses the run's own config.yaml; drop --config (adjust with --set)")
+        config = run_dir_lib.saved_config(resume_dir, overrides)
+        run_dir = resume_dir
+    elif config_file:
+        config = config_lib.load(config_file, overrides)
+        run_dir = run_dir or os.path.join("runs", os.path.splitext(os.path.basename(config_file))[0])
+    else:
+        raise Tfi2iError("give --config FILE for a new run or --resume RUN_DIR to continue one")
+
+    from tfi2i.training.trainer import train as run_training
+
+    result = run_training(config, run_dir, log=lambda line: click.echo(line, err=True))
+    if result.interrupted_by:
+        click.echo(
+            f"stopped by {result.interrupted_by} at step {result.step}; checkpoint saved. "
+            f"Continue with: tfi2i train --resume {run_dir}",
+            err=True,
+        )
+        sys.exit(130 if result.interrupted_by == "SIGINT" else 143)
+    click.echo(f"done: step {result.step}, epoch {result.epoch}; run directory {run_dir}")
+
+
+@cli.group(cls=_Group)
+def data():
+    """Dataset tools."""
+
+
+@data.command()
+@click.option("--kind", type=click.Choice(["paired", "unpaired"]), required=True,
+              help="paired: aligned A|B images; unpaired: trainA/trainB folders.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--count", default=64, show_default=True, help="Training images (val/test get count/8).")
+@click.option("--size", default=64, show_default=True, help="Image height and width.")
+@click.option("--seed", default=0, show_default=True)
+def synth(kind, out, count, size, seed):
+    """Write the synthetic dataset (shapes rendered two ways) in a real dataset layout."""
+    from tfi2i.data import synthetic
+
+    if count < 1 or size < 16:
+        raise Tfi2iError("--count must be at least 1 and --size at least 16")
+    synthetic.write(kind, out, count=count, size=size, seed=seed)
+    click.echo(f"wrote {kind} synthetic dataset to {out}")
+
+
+@cli.command()
+def plugins():
+    """List every registered entry: group, name, providing distribution."""
+    from tfi2i import registry
+
+    rows = [(e.group, e.name, e.distribution, e.target) for e in registry.entries()]
+    widths = [max(len(r[i]) for r in rows + [("group", "name", "distribution", "target")]) for i in range(4)]
+    for row in [("group", "name", "distribution", "target"), *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def main():
+    try:
+        cli()
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""tf.data pipelines: an endless, resumable training stream and finite evaluation sets.
+
+Epoch e visits the examples in a permutation seeded by (seed, e), and example number g of
+the stream gets augmentation seed (seed, g). The stream starting at any step is therefore
+exactly the tail of the stream from step 0, which is what makes resume exact.
+"""
+
+import tensorflow as tf
+
+from tfi2i.data import augment
+from tfi2i.data.folders import PairedFiles
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def _epoch_order(n_items, length, seed, epoch, stream):
+    """`length` item indices for one epoch: a seeded permutation, repeated if length > n_items."""
+    perm = tf.random.experimental.stateless_shuffle(
+        tf.range(n_items, dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64) * 2 + stream, epoch])
+    )
+    return tf.gather(perm, tf.range(length, dtype=tf.int64) % n_items)
+
+
+def _paired_loader(files, data):
+    a_paths = tf.constant(files.a_paths)
+    b_paths = tf.constant(files.b_paths)
+
+    def load(item, seed, training):
+        if files.aligned:
+            # Both halves decode at input_nc then B is converted: read once, split.
+            image = augment.decode(a_paths[item], 3)
+            a, b = augment.split_aligned(image)
+            a, b = _to_channels(a, data.input_nc), _to_channels(b, data.output_nc)
+        else:
+            a = augment.decode(a_paths[item], data.input_nc)
+            b = augment.decode(b_paths[item], data.output_nc)
+        a, b = augment.preprocess([a, b], data, seed, training)
+        return (b, a) if data.direction == "b2a" else (a, b)
+
+    return load
+
+
+def _to_channels(image, channels):
+    return tf.image.rgb_to_grayscale(image) if channels == 1 else image
+
+
+def _unpaired_loader(files, data):
+    a_paths = tf.constant(files.a_paths)
+    b_paths = tf.constant(files.b_paths)
+
+    def load(a_item, b_item, seed, training):
+        a_seed, b_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        (a,) = augment.preprocess([augment.decode(a_paths[a_item], data.input_nc)], data, a_seed, training)
+        (b,) = augment.preprocess([augment.decode(b_paths[b_item], data.output_nc)], data, b_seed, training)
+        return (b, a) if data.direction == "b2a" else (a, b)
+
+    return load
+
+
+def examples_per_epoch(files, batch_size, steps_per_epoch=None):
+    """Examples one epoch uses: whole batches only, or steps_per_epoch of them if set."""
+    steps = steps_per_epoch or max(1, len(files) // batch_size)
+    return steps * batch_size
+
+
+def training_stream(files, data, seed, batch_size, steps_per_epoch=None, start_step=0):
+    """Endless batches of augmented (A, B) examples, starting at `start_step`."""
+    length = examples_per_epoch(files, batch_size, steps_per_epoch)
+    start_epoch, offset = divmod(start_step * batch_size, length)
+    paired = isinstance(files, PairedFiles)
+
+    def epoch(e):
+        first = e * length
+        seeds = tf.stack([tf.fill([length], tf.cast(seed, tf.int64)), first + tf.range(length, dtype=tf.int64)], 1)
+        if paired:
+            items = (_epoch_order(len(files), length, seed, e, 0),)
+        else:
+            items = (
+                _epoch_order(len(files.a_paths), length, seed, e, 0),
+                _epoch_order(len(files.b_paths), length, seed, e, 1),
+            )
+        return tf.data.Dataset.from_tensor_slices((*items, seeds))
+
+    load = _paired_loader(files, data) if paired else _unpaired_loader(files, data)
+    stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch).skip(offset)
+    stream = stream.map(lambda *args: load(*args, training=True), num_parallel_calls=AUTOTUNE, deterministic=True)
+    return stream.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+
+
+def evaluation_set(files, data, batch_size, limit=None):
+    """The first `limit` examples in file order, without random augmentation."""
+    count = min(len(files), limit) if limit else len(files)
+    index = tf.range(count, dtype=tf.int64)
+    seeds = tf.zeros([count, 2], tf.int64)  # unused: no random ops when not training
+    if isinstance(files, PairedFiles):
+        load, columns = _paired_loader(files, data), (index,)
+    else:
+        load = _unpaired_loader(files, data)
+        columns = (index % len(files.a_paths), index % len(files.b_paths))
+    dataset = tf.data.Dataset.from_tensor_slices((*columns, seeds))
+    dataset = dataset.map(lambda *args: load(*args, training=False), num_parallel_calls=AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)

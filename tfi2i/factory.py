@@ -1,0 +1,101 @@
+"""Turns config sections into the objects they name, through the registry.
+
+This is the one place where config meets registry entries: networks, losses and the model
+class are looked up by name and built with their params, so models never read config.
+"""
+
+import inspect
+
+import keras
+
+from tfi2i import registry
+from tfi2i.errors import Tfi2iError, did_you_mean
+from tfi2i.models.base import ModelParts, WeightedLoss
+from tfi2i.training.schedules import EpochSchedule
+
+
+def _check_params(factory, params, what, fixed=()):
+    """Rejects params the factory does not accept, in one line naming the valid ones."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    accepted = [
+        name for name, p in signature.parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in fixed and name != "self"
+    ]
+    if any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
+        return  # A factory taking **kwargs checks its own params.
+    for key in params:
+        if key not in accepted:
+            raise Tfi2iError(
+                f"{what}: unknown param '{key}'{did_you_mean(key, accepted)}; "
+                f"accepted: {', '.join(accepted) or 'none'}"
+            )
+
+
+def build_part(group, part, what, fixed=()):
+    factory = registry.load(group, part.name)
+    _check_params(factory, part.params, f"{what} '{part.name}'", fixed)
+    return factory
+
+
+def network_factory(group, part, what, image_size, fixed):
+    builder = build_part(group, part, what, fixed)
+
+    def make(*channels, name):
+        return builder(*channels, **{"image_size": image_size, **part.params, "name": name})
+
+    return make
+
+
+def construct(group, name, params, what):
+    """Looks up a class or function by name and calls it with params."""
+    factory = registry.load(group, name)
+    _check_params(factory, params, f"{what} '{name}'")
+    try:
+        return factory(**params)
+    except TypeError as error:
+        raise Tfi2iError(f"{what} '{name}' rejected its params {params}: {error}") from None
+
+
+def build_model(config):
+    """The model named by config.model, with its networks, GAN loss and losses."""
+    model_config, data = config.model, config.data
+    parts = ModelParts(
+        input_nc=data.input_nc,
+        output_nc=data.output_nc,
+        make_generator=network_factory(
+            "tfi2i.generators", model_config.generator, "model.generator", data.crop_size,
+            fixed=("input_nc", "output_nc", "name", "image_size"),
+        ),
+        make_discriminator=network_factory(
+            "tfi2i.discriminators", model_config.discriminator, "model.discriminator", data.crop_size,
+            fixed=("input_nc", "name", "image_size"),
+        ),
+        gan_loss=construct("tfi2i.gan_losses", model_config.gan_loss.name, model_config.gan_loss.params,
+                           "model.gan_loss"),
+        gan_weight=model_config.gan_loss.weight,
+        losses=tuple(
+            WeightedLoss(
+                name=loss.name,
+                fn=construct("tfi2i.losses", loss.name, loss.params, f"losses.{i}"),
+                weight=loss.weight,
+                directions=tuple(loss.directions) if loss.directions else None,
+            )
+            for i, loss in enumerate(config.losses)
+        ),
+        discriminator_loss_weight=model_config.discriminator_loss_weight,
+        seed=config.train.seed,
+    )
+    model_class = registry.load("tfi2i.models", model_config.name)
+    return model_class(parts)
+
+
+def build_optimizer(config, steps_per_epoch):
+    train, opt = config.train, config.optimizer
+    schedule = EpochSchedule(
+        opt.lr, steps_per_epoch, train.lr_policy, train.n_epochs, train.n_epochs_decay, train.lr_decay_epochs
+    )
+    return keras.optimizers.Adam(learning_rate=schedule, beta_1=opt.beta_1, beta_2=opt.beta_2)
+

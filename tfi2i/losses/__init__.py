@@ -1,0 +1,5 @@
+"""Losses: GAN objectives (`tfi2i.gan_losses`) and generator losses (`tfi2i.losses`)."""
+
+from tfi2i.losses.translation import Translation
+
+__all__ = ["Translation"]

@@ -1,0 +1,56 @@
+"""Pixel reconstruction losses between the translation and its paired target.
+
+Each follows the plugin contract: built from its config params, called with a
+`Translation`, returns one value per example (shape [batch]).
+"""
+
+import tensorflow as tf
+
+from tfi2i.errors import Tfi2iError
+from tfi2i.losses.translation import per_example_mean
+
+
+class PixelLoss:
+    """Compares `Translation.<prediction>` with `Translation.<reference>` pixel by pixel."""
+
+    prediction = "translated"
+    reference = "target"
+
+    @property
+    def requires(self):
+        return (self.prediction, self.reference)
+
+    def __call__(self, t):
+        name = type(self).__name__
+        return self.distance(t.require(self.prediction, name), t.require(self.reference, name))
+
+    def distance(self, prediction, reference):
+        raise NotImplementedError
+
+
+class L1Loss(PixelLoss):
+    """Mean absolute error, the pix2pix paper's L1 term."""
+
+    def distance(self, prediction, reference):
+        return per_example_mean(tf.abs(prediction - reference))
+
+
+class L2Loss(PixelLoss):
+    """Mean squared error."""
+
+    def distance(self, prediction, reference):
+        return per_example_mean(tf.square(prediction - reference))
+
+
+class MixedLoss(PixelLoss):
+    """Convex combination l1_fraction * L1 + (1 - l1_fraction) * L2."""
+
+    def __init__(self, l1_fraction=0.5):
+        if not 0.0 <= l1_fraction <= 1.0:
+            raise Tfi2iError(f"mixed loss param l1_fraction must lie in [0, 1], got {l1_fraction}")
+        self.l1_fraction = float(l1_fraction)
+
+    def distance(self, prediction, reference):
+        l1 = per_example_mean(tf.abs(prediction - reference))
+        l2 = per_example_mean(tf.square(prediction - reference))
+        return self.l1_fraction * l1 + (1.0 - self.l1_fraction) * l2

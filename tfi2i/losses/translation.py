@@ -1,0 +1,37 @@
+"""The view of one translation direction that a `tfi2i.losses` plugin is called with."""
+
+import dataclasses
+from typing import Optional
+
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class Translation:
+    """Tensors of one direction, [batch, height, width, channels] in [-1, 1].
+
+    source:        the input image x.
+    translated:    G(x).
+    target:        the paired ground truth y (paired models only, else None).
+    reconstructed: F(G(x)) (cycle models only, else None).
+    identity:      G(y) for y of the output domain (identity loss, else None).
+    """
+
+    source: tf.Tensor
+    translated: tf.Tensor
+    target: Optional[tf.Tensor] = None
+    reconstructed: Optional[tf.Tensor] = None
+    identity: Optional[tf.Tensor] = None
+
+    def require(self, field, loss_name):
+        """The named tensor, or a clear error when this model does not provide it."""
+        value = getattr(self, field)
+        if value is None:
+            raise ValueError(f"loss '{loss_name}' needs Translation.{field}, which this model does not provide")
+        return value
+
+
+def per_example_mean(values):
+    """Mean over every axis but the batch axis: the per-example value plugins return."""
+    values = tf.convert_to_tensor(values)
+    return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)

@@ -1,0 +1,1 @@
+"""Translation models: keras.Model subclasses with their own train_step."""

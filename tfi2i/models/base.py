@@ -1,0 +1,155 @@
+"""Machinery every two-player translation model shares: parts, optimizers, loss reduction, metrics."""
+
+import dataclasses
+from typing import Callable, Optional
+
+import keras
+import tensorflow as tf
+
+from tfi2i.errors import Tfi2iError
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightedLoss:
+    """A `tfi2i.losses` plugin with its weight and the directions it applies to."""
+
+    name: str
+    fn: Callable
+    weight: float = 1.0
+    directions: Optional[tuple] = None  # None: every direction of the model
+
+    def applies_to(self, direction):
+        return self.directions is None or direction in self.directions
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelParts:
+    """Everything a model class needs to build itself; made by the trainer from the config.
+
+    make_generator(input_nc, output_nc, name) and make_discriminator(input_nc, name) build
+    fresh networks, so a model can ask for as many as it uses.
+    """
+
+    input_nc: int
+    output_nc: int
+    make_generator: Callable
+    make_discriminator: Callable
+    gan_loss: object
+    gan_weight: float = 1.0
+    losses: tuple = ()
+    discriminator_loss_weight: float = 0.5
+    seed: int = 0
+
+
+class TranslationModel(keras.Model):
+    """Base class: a generator side and a discriminator side, each with its own optimizer.
+
+    Subclasses define `directions`, `provides` (the Translation fields they fill), the
+    `generator_variables` / `discriminator_variables` of each player and `train_step`.
+    Losses are reduced over the GLOBAL batch (`tf.nn.compute_average_loss`), so the
+    gradients are right under any tf.distribute strategy.
+    """
+
+    directions = ("a2b",)
+    provides = ("source", "translated")
+
+    def __init__(self, parts, **kwargs):
+        super().__init__(**kwargs)
+        self.gan_loss = parts.gan_loss
+        self.gan_weight = parts.gan_weight
+        self.translation_losses = tuple(parts.losses)
+        self.discriminator_loss_weight = parts.discriminator_loss_weight
+        self.seed_generator = keras.random.SeedGenerator(parts.seed)
+        self._check_losses()
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names()}
+
+    # --- description --------------------------------------------------------------------
+
+    def _check_losses(self):
+        for loss in self.translation_losses:
+            for field in getattr(loss.fn, "requires", ()):
+                if field not in self.provides:
+                    raise Tfi2iError(
+                        f"loss '{loss.name}' needs Translation.{field}, which model "
+                        f"'{type(self).__name__}' does not provide; remove it from 'losses'"
+                    )
+            unknown = set(loss.directions or ()) - set(self.directions)
+            if unknown:
+                raise Tfi2iError(
+                    f"loss '{loss.name}' lists direction(s) {sorted(unknown)}, but model "
+                    f"'{type(self).__name__}' translates only {', '.join(self.directions)}"
+                )
+
+    def loss_key(self, name, direction):
+        return name if len(self.directions) == 1 else f"{name}_{direction}"
+
+    def metric_names(self):
+        """Names of every tracked loss, in display order."""
+        raise NotImplementedError
+
+    @property
+    def metrics(self):
+        # Listing the trackers lets Keras reset them at each epoch.
+        return list(self.trackers.values())
+
+    @property
+    def generator_variables(self):
+        raise NotImplementedError
+
+    @property
+    def discriminator_variables(self):
+        raise NotImplementedError
+
+    # --- optimizers ---------------------------------------------------------------------
+
+    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
+        # optimizer=None keeps Keras from creating a default optimizer nobody uses.
+        super().compile(optimizer=None, **kwargs)
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+
+    def build_optimizers(self):
+        """Creates the optimizer slots now: under a strategy they must exist before fit."""
+        self.generator_optimizer.build(self.generator_variables)
+        self.discriminator_optimizer.build(self.discriminator_variables)
+
+    @property
+    def optimizers(self):
+        return {"generator": self.generator_optimizer, "discriminator": self.discriminator_optimizer}
+
+    # --- loss helpers -------------------------------------------------------------------
+
+    def reduce(self, terms):
+        """Scalar for the gradient: the summed terms over the replica's examples / global batch."""
+        return tf.nn.compute_average_loss(tf.add_n(list(terms.values())))
+
+    def translation_loss_terms(self, translation, direction):
+        """Weighted per-example values of every configured loss for one direction."""
+        return {
+            self.loss_key(loss.name, direction): loss.weight * loss.fn(translation)
+            for loss in self.translation_losses
+            if loss.applies_to(direction)
+        }
+
+    def discriminator_terms(self, discriminator, real, fake, real_logits, fake_logits, key):
+        """The discriminator's GAN term (and gradient penalty, where the loss has one)."""
+        terms = {key: self.discriminator_loss_weight * self.gan_loss.discriminator(real_logits, fake_logits)}
+        penalty = self.gan_loss.penalty(discriminator, real, fake, self.seed_generator)
+        if penalty is not None:
+            terms[f"{key}_penalty"] = penalty
+        return terms
+
+    def update(self, tape, loss, variables, optimizer):
+        """One optimizer step on a reduced loss recorded by `tape`."""
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+
+    def track(self, g_terms, d_terms):
+        """Updates the trackers with each term's batch mean (and both totals); returns the logs."""
+        terms = {
+            **g_terms, "g_total": tf.add_n(list(g_terms.values())),
+            **d_terms, "d_total": tf.add_n(list(d_terms.values())),
+        }
+        for name, values in terms.items():
+            self.trackers[name].update_state(tf.reduce_mean(values))
+        return {name: tracker.result() for name, tracker in self.trackers.items()}

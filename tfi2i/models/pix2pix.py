@@ -1,0 +1,77 @@
+"""pix2pix (Isola et al., 2017): a conditional GAN for paired translation A -> B."""
+
+import tensorflow as tf
+
+from tfi2i.losses.translation import Translation
+from tfi2i.models.base import TranslationModel
+
+
+class Pix2Pix(TranslationModel):
+    """U-Net generator G: A -> B and a PatchGAN D that judges (A, B) pairs.
+
+    Objective (paper defaults): G minimizes GAN(D(A, G(A))) + 100 * L1(G(A), B);
+    D minimizes 0.5 * [GAN(D(A, B), real) + GAN(D(A, G(A)), fake)].
+    The L1 term, and any other, comes from the config's `losses` list.
+    """
+
+    directions = ("a2b",)
+    provides = ("source", "translated", "target")
+
+    def __init__(self, parts, **kwargs):
+        super().__init__(parts, **kwargs)
+        self.generator = parts.make_generator(parts.input_nc, parts.output_nc, name="generator")
+        self.discriminator = parts.make_discriminator(parts.input_nc + parts.output_nc, name="discriminator")
+
+    def metric_names(self):
+        names = ["g_total", "g_gan", *(loss.name for loss in self.translation_losses), "d_total", "d_gan"]
+        return names + (["d_gan_penalty"] if self.gan_loss.has_penalty else [])
+
+    @property
+    def generator_variables(self):
+        return self.generator.trainable_variables
+
+    @property
+    def discriminator_variables(self):
+        return self.discriminator.trainable_variables
+
+    def call(self, images, training=False):
+        return self.generator(images, training=training)
+
+    def loss_terms(self, real_a, real_b, training):
+        # 1. Translate A to B.
+        fake_b = self.generator(real_a, training=training)
+        # 2. D judges pairs: (A, real B) should read real, (A, G(A)) fake.
+        real_pair = tf.concat([real_a, real_b], axis=-1)
+        fake_pair = tf.concat([real_a, fake_b], axis=-1)
+        real_logits = self.discriminator(real_pair, training=training)
+        fake_logits = self.discriminator(fake_pair, training=training)
+        # 3. G wants D fooled and the configured losses (L1 to the target) small.
+        translation = Translation(source=real_a, translated=fake_b, target=real_b)
+        g_terms = {
+            "g_gan": self.gan_weight * self.gan_loss.generator(fake_logits),
+            **self.translation_loss_terms(translation, "a2b"),
+        }
+        # 4. D's objective, halved as in the reference.
+        d_terms = self.discriminator_terms(self.discriminator, real_pair, fake_pair, real_logits, fake_logits, "d_gan")
+        return g_terms, d_terms
+
+    def train_step(self, data):
+        real_a, real_b = data
+        # G and D are updated from the same forward pass, each with its own tape: D's
+        # gradient ignores G's variables and G's ignores D's.
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            g_terms, d_terms = self.loss_terms(real_a, real_b, training=True)
+            g_loss, d_loss = self.reduce(g_terms), self.reduce(d_terms)
+        self.update(g_tape, g_loss, self.generator_variables, self.generator_optimizer)
+        self.update(d_tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
+        return self.track(g_terms, d_terms)
+
+    def test_step(self, data):
+        real_a, real_b = data
+        g_terms, d_terms = self.loss_terms(real_a, real_b, training=False)
+        return self.track(g_terms, d_terms)
+
+    def sample_columns(self, batch):
+        """A | G(A) | B for the sample grids."""
+        real_a, real_b = batch
+        return [real_a, self.generator(real_a, training=False), real_b]

@@ -1,0 +1,1 @@
+"""Generators and discriminators as Keras functional models."""

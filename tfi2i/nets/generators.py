@@ -1,0 +1,136 @@
+"""Generators: the ResNet generator (Johnson et al.) and the U-Net (Ronneberger et al.).
+
+Both follow the reference implementation's architectures and defaults and accept images of
+any height and width (a multiple of 4 for ResNet, of 2**num_downs for U-Net).
+"""
+
+import functools
+import math
+
+import keras
+from keras import layers
+
+from tfi2i.errors import Tfi2iError
+from tfi2i.nets.layers import ReflectionPadding2D, conv, conv_transpose, normalization, uses_bias
+
+
+def _residual_block(x, filters, norm, dropout, name):
+    use_bias = uses_bias(norm)
+    y = ReflectionPadding2D(1, name=f"{name}_pad1")(x)
+    y = conv(filters, 3, padding="valid", use_bias=use_bias, name=f"{name}_conv1")(y)
+    y = normalization(norm, f"{name}_norm1")(y)
+    y = layers.ReLU(name=f"{name}_relu")(y)
+    if dropout:
+        y = layers.Dropout(0.5, name=f"{name}_dropout")(y)
+    y = ReflectionPadding2D(1, name=f"{name}_pad2")(y)
+    y = conv(filters, 3, padding="valid", use_bias=use_bias, name=f"{name}_conv2")(y)
+    y = normalization(norm, f"{name}_norm2")(y)
+    return layers.Add(name=f"{name}_add")([x, y])
+
+
+def resnet_generator(
+    input_nc, output_nc, ngf=64, n_blocks=9, norm="instance", dropout=False, name="resnet_generator",
+    image_size=None,
+):
+    """ResNet generator: c7s1-ngf, d(2ngf), d(4ngf), R(4ngf) x n_blocks, u(2ngf), u(ngf), c7s1-output_nc.
+
+    c7s1-k: reflect pad 3, 7x7 conv with k filters, norm, ReLU. dk: 3x3 conv stride 2.
+    Rk: residual block of two reflect-padded 3x3 convs. uk: 3x3 transposed conv stride 2.
+    The last layer is a tanh, so outputs lie in [-1, 1].
+    """
+    del image_size  # Fully convolutional: any multiple of 4 works.
+    use_bias = uses_bias(norm)
+    inputs = keras.Input(shape=(None, None, input_nc), name="image")
+    x = ReflectionPadding2D(3, name="stem_pad")(inputs)
+    x = conv(ngf, 7, padding="valid", use_bias=use_bias, name="stem_conv")(x)
+    x = normalization(norm, "stem_norm")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    for i, mult in enumerate((2, 4)):
+        x = conv(ngf * mult, 3, strides=2, use_bias=use_bias, name=f"down{i + 1}_conv")(x)
+        x = normalization(norm, f"down{i + 1}_norm")(x)
+        x = layers.ReLU(name=f"down{i + 1}_relu")(x)
+    for i in range(n_blocks):
+        x = _residual_block(x, ngf * 4, norm, dropout, name=f"res{i + 1}")
+    for i, mult in enumerate((2, 1)):
+        x = conv_transpose(ngf * mult, 3, use_bias=use_bias, name=f"up{i + 1}_deconv")(x)
+        x = normalization(norm, f"up{i + 1}_norm")(x)
+        x = layers.ReLU(name=f"up{i + 1}_relu")(x)
+    x = ReflectionPadding2D(3, name="head_pad")(x)
+    x = conv(output_nc, 7, padding="valid", name="head_conv")(x)
+    outputs = layers.Activation("tanh", dtype="float32", name="head_tanh")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# The reference implementation's names for the common depths.
+resnet_9blocks = functools.partial(resnet_generator, n_blocks=9)
+resnet_6blocks = functools.partial(resnet_generator, n_blocks=6)
+
+
+def unet_depth(image_size):
+    """Downsamplings that take an image_size square image to 1x1 (8 for 256)."""
+    depth = int(round(math.log2(image_size))) if image_size and image_size > 0 else 0
+    if depth < 2 or 2**depth != image_size:
+        raise Tfi2iError(
+            f"the U-Net generator needs a power-of-two crop size to find its depth, got "
+            f"{image_size}; set data.crop_size to e.g. 256 or give model.generator.params.num_downs"
+        )
+    return depth
+
+
+def unet_generator(
+    input_nc, output_nc, ngf=64, num_downs=None, norm="batch", dropout=True, skips=True,
+    image_size=None, name="unet_generator",
+):
+    """U-Net: num_downs encoder steps C(k) down to 1x1, mirrored decoder, skip connections.
+
+    Encoder (256x256, num_downs 8): C64-C128-C256-C512-C512-C512-C512-C512, each a 4x4
+    conv with stride 2 preceded by LeakyReLU(0.2) (none on the first) and followed by norm
+    (none on the first and the innermost). Decoder: ReLU, 4x4 transposed conv stride 2,
+    norm, dropout 0.5 on the num_downs - 5 blocks next to the innermost; the last up-conv
+    has output_nc filters and a tanh. `skips=False` drops the skip connections
+    (the encoder-decoder ablation of the pix2pix paper).
+    """
+    if num_downs is None:
+        num_downs = unet_depth(image_size)
+    if num_downs < 5:
+        raise Tfi2iError(
+            f"the U-Net generator needs num_downs >= 5 (image size >= 32), got {num_downs}; "
+            f"raise data.crop_size or model.generator.params.num_downs"
+        )
+    use_bias = uses_bias(norm)
+    # Encoder widths from outermost to innermost: ngf, 2ngf, 4ngf, 8ngf, 8ngf, ...
+    widths = [ngf * min(2**i, 8) for i in range(num_downs)]
+
+    inputs = keras.Input(shape=(None, None, input_nc), name="image")
+    x = inputs
+    features = []
+    for i, filters in enumerate(widths):
+        innermost, outermost = i == num_downs - 1, i == 0
+        if not outermost:
+            x = layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(x)
+        x = conv(filters, 4, strides=2, use_bias=use_bias, name=f"down{i + 1}_conv")(x)
+        if not (innermost or outermost):
+            x = normalization(norm, f"down{i + 1}_norm")(x)
+        features.append(x)
+
+    # Decoder: block i mirrors encoder block i and produces that block's input width.
+    for i in reversed(range(num_downs)):
+        outermost = i == 0
+        if i < num_downs - 1 and skips:
+            x = layers.Concatenate(name=f"skip{i + 1}")([features[i], x])
+        x = layers.ReLU(name=f"up{i + 1}_relu")(x)
+        if outermost:
+            x = conv_transpose(output_nc, 4, name=f"up{i + 1}_deconv")(x)
+            break
+        filters = widths[i - 1]
+        x = conv_transpose(filters, 4, use_bias=use_bias, name=f"up{i + 1}_deconv")(x)
+        x = normalization(norm, f"up{i + 1}_norm")(x)
+        # The reference puts dropout in the ngf*8 blocks between the innermost and the rest.
+        if dropout and 4 <= i < num_downs - 1:
+            x = layers.Dropout(0.5, name=f"up{i + 1}_dropout")(x)
+    outputs = layers.Activation("tanh", dtype="float32", name="head_tanh")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+unet_256 = functools.partial(unet_generator, num_downs=8)
+unet_128 = functools.partial(unet_generator, num_downs=7)

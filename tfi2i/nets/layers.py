@@ -1,0 +1,86 @@
+"""Building blocks shared by the networks: padding, normalization and initialized convolutions."""
+
+import keras
+from keras import layers, ops
+
+from tfi2i.errors import Tfi2iError
+
+NORMS = ("instance", "batch", "none")
+
+# The reference initializes every convolution with N(0, 0.02) and biases with zeros.
+def kernel_init():
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+@keras.saving.register_keras_serializable(package="tfi2i")
+class ReflectionPadding2D(layers.Layer):
+    """Pads height and width by mirroring the border (PyTorch's ReflectionPad2d)."""
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = int(padding)
+
+    def call(self, x):
+        p = self.padding
+        return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        grow = lambda n: None if n is None else n + 2 * self.padding  # noqa: E731
+        return (b, grow(h), grow(w), c)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}
+
+
+def check_norm(norm):
+    if norm not in NORMS:
+        raise Tfi2iError(f"norm '{norm}' is not one of {', '.join(NORMS)}; fix the network's params.norm")
+
+
+def uses_bias(norm):
+    # Batch norm's own shift makes a conv bias redundant; instance norm here has no affine
+    # parameters (as in the reference), so the conv keeps its bias.
+    return norm != "batch"
+
+
+def normalization(norm, name):
+    """Instance norm (no affine, eps 1e-5, as the reference), batch norm, or identity."""
+    check_norm(norm)
+    if norm == "instance":
+        return layers.GroupNormalization(groups=-1, epsilon=1e-5, center=False, scale=False, name=name)
+    if norm == "batch":
+        return layers.BatchNormalization(
+            momentum=0.9,
+            epsilon=1e-5,
+            gamma_initializer=keras.initializers.RandomNormal(mean=1.0, stddev=0.02),
+            name=name,
+        )
+    return layers.Identity(name=name)
+
+
+def conv(filters, kernel_size, strides=1, padding="same", use_bias=True, spectral_norm=False, name=None):
+    layer = layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=use_bias,
+        kernel_initializer=kernel_init(),
+        name=name,
+    )
+    if spectral_norm:
+        return layers.SpectralNormalization(layer, name=f"{name}_sn" if name else None)
+    return layer
+
+
+def conv_transpose(filters, kernel_size, strides=2, use_bias=True, name=None):
+    return layers.Conv2DTranspose(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=use_bias,
+        kernel_initializer=kernel_init(),
+        name=name,
+    )

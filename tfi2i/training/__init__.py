@@ -1,0 +1,1 @@
+"""Training: the trainer, its callbacks, learning-rate schedules and checkpoints."""

@@ -1,0 +1,98 @@
+"""Keras callbacks of the trainer: checkpoints, graceful stop on signals, samples, scalars."""
+
+import os
+import signal
+
+import keras
+import tensorflow as tf
+
+from tfi2i.training import samples
+
+
+class CheckpointEveryEpochs(keras.callbacks.Callback):
+    def __init__(self, run_checkpoint, every_epochs):
+        super().__init__()
+        self.run_checkpoint = run_checkpoint
+        self.every_epochs = every_epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_epochs == 0:
+            self.run_checkpoint.save()
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Turns SIGINT / SIGTERM into a stop at the end of the current step.
+
+    Stopping between steps leaves weights and optimizer state consistent, so the trainer
+    can save them. A second Ctrl-C interrupts at once.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        super().__init__()
+        self.received = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(signum).name
+
+    def on_train_begin(self, logs=None):
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.received is not None:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+
+class SampleGrids(keras.callbacks.Callback):
+    """Writes samples/epoch_NNNN.png (and a TensorBoard image) from a fixed batch."""
+
+    def __init__(self, batch, directory, writer, every_epochs=1):
+        super().__init__()
+        self.batch = batch
+        self.directory = directory
+        self.writer = writer
+        self.every_epochs = every_epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_epochs:
+            return
+        image = samples.grid(self.model.sample_columns(self.batch))
+        os.makedirs(self.directory, exist_ok=True)
+        samples.save_png(image, os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"))
+        with self.writer.as_default():
+            tf.summary.image("samples", image[None], step=epoch + 1)
+
+
+class ScalarLogger(keras.callbacks.Callback):
+    """TensorBoard scalars against the global step: the losses every N steps, and the LRs."""
+
+    def __init__(self, writer, every_steps):
+        super().__init__()
+        self.writer = writer
+        self.every_steps = every_steps
+
+    def _write(self, logs, prefix=""):
+        step = int(self.model.generator_optimizer.iterations.numpy())
+        with self.writer.as_default(step=step):
+            for name, value in (logs or {}).items():
+                tf.summary.scalar(prefix + name, float(value))
+            for name, optimizer in self.model.optimizers.items():
+                tf.summary.scalar(f"lr/{name}", float(optimizer.learning_rate.numpy()))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.generator_optimizer.iterations.numpy()) % self.every_steps == 0:
+            self._write(logs, "step/")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._write(logs, "epoch/")
+        self.writer.flush()

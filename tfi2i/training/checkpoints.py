@@ -1,0 +1,39 @@
+"""Checkpoints of a run: every model variable (weights, norm statistics, RNG states) and
+every optimizer slot, written through tf.train.CheckpointManager.
+
+TensorFlow writes a checkpoint's files first and then replaces the small 'checkpoint'
+index file atomically, so a kill mid-write leaves the index on the previous checkpoint.
+`restore_latest` also falls back to an older checkpoint if the newest cannot be read.
+"""
+
+import tensorflow as tf
+
+
+class RunCheckpoint:
+    def __init__(self, directory, model, max_to_keep=3):
+        self.model = model
+        # model.variables lists the Keras SeedGenerator states too (dropout, noise), which
+        # tracking the model object alone would miss; keeping them makes resume exact.
+        self.checkpoint = tf.train.Checkpoint(variables=list(model.variables), **model.optimizers)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
+
+    @property
+    def step(self):
+        return int(self.model.generator_optimizer.iterations.numpy())
+
+    def save(self):
+        """Writes a checkpoint numbered by the training step, unless that step is saved already."""
+        step = self.step
+        if self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{step}"):
+            return self.manager.latest_checkpoint
+        return self.manager.save(checkpoint_number=step)
+
+    def restore_latest(self, warn=print):
+        """Restores the newest readable checkpoint; returns its path, or None for a fresh run."""
+        for path in reversed(self.manager.checkpoints):
+            try:
+                self.checkpoint.restore(path).assert_consumed()
+                return path
+            except (tf.errors.OpError, AssertionError, ValueError) as error:
+                warn(f"warning: checkpoint '{path}' could not be restored ({type(error).__name__}); trying an older one")
+        return None

@@ -1,0 +1,144 @@
+"""The trainer: config in, trained run directory out.
+
+    data files -> tf.data stream -> model (in the strategy's scope) -> fit with callbacks
+    -> checkpoints, samples, TensorBoard logs in the run directory.
+"""
+
+import dataclasses
+import os
+import sys
+
+import keras
+import tensorflow as tf
+
+from tfi2i import factory
+from tfi2i.data import folders, pipeline, synthetic
+from tfi2i.errors import Tfi2iError
+from tfi2i.training import callbacks, run_dir as run_dir_lib
+from tfi2i.training.checkpoints import RunCheckpoint
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: str
+    step: int
+    epoch: int
+    interrupted_by: str = None  # the signal name when a signal stopped training
+
+
+def build_strategy(name):
+    # The seam for tf.distribute: 'none' runs on the default (single-device) strategy.
+    if name == "none":
+        return tf.distribute.get_strategy()
+    raise Tfi2iError(f"distribute '{name}' is not supported; use 'none'")
+
+
+def _dataset_root(config, run_dir):
+    data = config.data
+    root = data.root or os.path.join(run_dir, "data")
+    if data.synthetic.enabled and not os.path.isdir(root):
+        kind = "unpaired" if data.layout == "unaligned" else "paired"
+        synthetic.write(kind, root, count=data.synthetic.count, size=data.synthetic.size, seed=data.synthetic.seed)
+    return root
+
+
+def _find_files(data, root, split):
+    if data.layout == "unaligned":
+        return folders.find_unpaired(root, split, data.max_dataset_size)
+    return folders.find_paired(root, data.layout, split, data.max_dataset_size)
+
+
+class Trainer:
+    """Builds everything a run needs from its config; `fit()` trains until done or stopped."""
+
+    def __init__(self, config, run_dir, log=print):
+        self.config = config
+        self.run_dir = run_dir
+        self.log = log
+        run_dir_lib.check_continuable(run_dir, config)
+        keras.utils.set_random_seed(config.train.seed)
+
+        data, train = config.data, config.train
+        root = _dataset_root(config, run_dir)
+        self.files = _find_files(data, root, data.train_split)
+        folders.verify_images(self.files.all_paths)
+        has_val = folders.has_split(root, data.layout, data.val_split)
+        self.val_files = _find_files(data, root, data.val_split) if has_val else None
+        self.steps_per_epoch = pipeline.examples_per_epoch(self.files, train.batch_size, train.steps_per_epoch) // train.batch_size
+        self.total_epochs = train.n_epochs + train.n_epochs_decay
+
+        self.strategy = build_strategy(config.distribute)
+        with self.strategy.scope():
+            self.model = factory.build_model(config)
+            self.model.compile(
+                factory.build_optimizer(config, self.steps_per_epoch),
+                factory.build_optimizer(config, self.steps_per_epoch),
+                jit_compile=train.jit_compile,
+            )
+            self.model.build_optimizers()
+        self.checkpoint = RunCheckpoint(os.path.join(run_dir, "checkpoints"), self.model, train.keep_checkpoints)
+        restored = self.checkpoint.restore_latest(warn=log)
+        if restored:
+            log(f"resuming from {restored} (step {self.step}, epoch {self.step // self.steps_per_epoch + 1})")
+        run_dir_lib.write_config(run_dir, config)
+
+    @property
+    def step(self):
+        return self.checkpoint.step
+
+    @property
+    def total_steps(self):
+        return self.total_epochs * self.steps_per_epoch
+
+    def _callbacks(self, stop):
+        train = self.config.train
+        writer = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs"))
+        sample_files = self.val_files or self.files
+        sample_batch = next(iter(pipeline.evaluation_set(sample_files, self.config.data, train.num_samples, train.num_samples)))
+        return [
+            stop,
+            callbacks.ScalarLogger(writer, train.log_every_steps),
+            callbacks.SampleGrids(sample_batch, os.path.join(self.run_dir, "samples"), writer, train.sample_every_epochs),
+            callbacks.CheckpointEveryEpochs(self.checkpoint, train.save_every_epochs),
+        ]
+
+    def fit(self):
+        train = self.config.train
+        if self.step >= self.total_steps:
+            self.log(f"run '{self.run_dir}' is complete ({self.total_epochs} epochs); raise train.n_epochs to continue")
+            return self._result()
+        stop = callbacks.StopOnSignal()
+        cbs = self._callbacks(stop)
+        validation = None
+        if train.val_steps and self.val_files:
+            validation = pipeline.evaluation_set(self.val_files, self.config.data, train.batch_size).take(train.val_steps)
+        verbose = 1 if sys.stdout.isatty() else 2
+        try:
+            while self.step < self.total_steps and stop.received is None:
+                epoch, offset = divmod(self.step, self.steps_per_epoch)
+                # A run resumed mid-epoch first finishes that epoch, so epochs keep their boundaries.
+                self.model.fit(
+                    pipeline.training_stream(self.files, self.config.data, train.seed, train.batch_size,
+                                             train.steps_per_epoch, start_step=self.step),
+                    initial_epoch=epoch,
+                    epochs=epoch + 1 if offset else self.total_epochs,
+                    steps_per_epoch=self.steps_per_epoch - offset,
+                    validation_data=validation,
+                    callbacks=cbs,
+                    shuffle=False,  # the stream is already shuffled, reproducibly
+                    verbose=verbose,
+                )
+        except tf.errors.InvalidArgumentError:
+            bad = folders.find_unreadable(self.files.all_paths)
+            if bad:
+                raise Tfi2iError(f"'{bad}' could not be decoded as an image; replace or remove it") from None
+            raise
+        self.checkpoint.save()
+        return self._result(stop.received)
+
+    def _result(self, interrupted_by=None):
+        return TrainResult(self.run_dir, self.step, self.step // self.steps_per_epoch, interrupted_by)
+
+
+def train(config, run_dir, log=print):
+    return Trainer(config, run_dir, log).fit()
