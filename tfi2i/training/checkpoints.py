@@ -34,6 +34,6 @@ class RunCheckpoint:
             try:
                 self.checkpoint.restore(path).assert_consumed()
                 return path
-            except (tf.errors.OpError, AssertionError, ValueError) as error:
+            except Exception as error:  # A damaged file fails in many ways (OpError, IndexError, ...).
                 warn(f"warning: checkpoint '{path}' could not be restored ({type(error).__name__}); trying an older one")
         return None

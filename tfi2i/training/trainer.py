@@ -102,13 +102,14 @@ class Trainer:
             callbacks.CheckpointEveryEpochs(self.checkpoint, train.save_every_epochs),
         ]
 
-    def fit(self):
+    def fit(self, extra_callbacks=()):
+        """Trains to the end of the schedule or until a signal; extra Keras callbacks run too."""
         train = self.config.train
         if self.step >= self.total_steps:
             self.log(f"run '{self.run_dir}' is complete ({self.total_epochs} epochs); raise train.n_epochs to continue")
             return self._result()
         stop = callbacks.StopOnSignal()
-        cbs = self._callbacks(stop)
+        cbs = self._callbacks(stop) + list(extra_callbacks)
         validation = None
         if train.val_steps and self.val_files:
             validation = pipeline.evaluation_set(self.val_files, self.config.data, train.batch_size).take(train.val_steps)

@@ -1,0 +1,96 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfi2i.errors import Tfi2iError
+from tfi2i.nets import discriminators, generators
+
+
+@pytest.mark.parametrize("size", [32, 64, 256])
+def test_generator_output_shapes(size):
+    x = tf.random.uniform([1, size, size, 3], -1, 1)
+    for net in (
+        generators.resnet_generator(3, 1, ngf=4, n_blocks=1),
+        generators.unet_generator(3, 1, ngf=4, image_size=size),
+        generators.unet_generator(3, 1, ngf=4, image_size=size, skips=False),
+    ):
+        y = net(x)
+        assert y.shape == (1, size, size, 1)
+        assert float(tf.reduce_max(tf.abs(y))) <= 1.0  # tanh output
+
+
+@pytest.mark.parametrize("size, n_layers, patches", [(32, 3, 2), (64, 3, 6), (256, 3, 30), (256, 1, 126), (64, 2, 14)])
+def test_patchgan_output_shapes(size, n_layers, patches):
+    net = discriminators.patchgan_discriminator(6, ndf=4, n_layers=n_layers)
+    assert net(tf.zeros([2, size, size, 6])).shape == (2, patches, patches, 1)
+
+
+@pytest.mark.parametrize("size", [32, 64, 256])
+def test_pixel_discriminator_keeps_resolution(size):
+    net = discriminators.pixel_discriminator(3, ndf=4)
+    assert net(tf.zeros([1, size, size, 3])).shape == (1, size, size, 1)
+
+
+@pytest.mark.parametrize("n_layers, field", [(1, 16), (3, 70), (5, 286)])
+def test_patchgan_receptive_field(n_layers, field):
+    net = discriminators.patchgan_discriminator(3, ndf=2, n_layers=n_layers)
+    assert discriminators.receptive_field(net) == field
+
+
+def test_receptive_field_matches_gradient_support():
+    # Measured, not counted: the input pixels that move one output logit span 70 pixels.
+    net = discriminators.patchgan_discriminator(1, ndf=2, n_layers=3, norm="none")
+    x = tf.random.normal([1, 160, 160, 1])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        centre = net(x)[0, 8, 8, 0]
+    support = np.argwhere(np.abs(tape.gradient(centre, x)[0, ..., 0].numpy()) > 0)
+    assert support[:, 0].max() - support[:, 0].min() + 1 == 70
+    assert support[:, 1].max() - support[:, 1].min() + 1 == 70
+
+
+def trainable_millions(net):
+    return round(sum(int(np.prod(w.shape)) for w in net.trainable_weights) / 1e6, 3)
+
+
+def test_parameter_counts_match_the_reference():
+    # The reference implementation prints these totals (in millions, 3 decimals) for the
+    # same networks; buffers such as batch-norm running statistics are not counted there.
+    assert trainable_millions(generators.unet_256(3, 3)) == 54.414
+    assert trainable_millions(generators.resnet_9blocks(3, 3)) == 11.378
+    assert trainable_millions(discriminators.basic(6)) == 2.769
+
+
+def test_instance_norm_has_no_affine_parameters():
+    net = generators.resnet_generator(3, 3, ngf=4, n_blocks=1, norm="instance")
+    norms = [layer for layer in net.layers if isinstance(layer, keras.layers.GroupNormalization)]
+    assert norms and all(not layer.weights for layer in norms)
+
+
+def test_unet_dropout_blocks_and_skip_ablation():
+    net = generators.unet_generator(3, 3, ngf=4, num_downs=8)
+    assert sum(isinstance(layer, keras.layers.Dropout) for layer in net.layers) == 3  # num_downs - 5
+    no_skips = generators.unet_generator(3, 3, ngf=4, num_downs=8, skips=False)
+    assert not any(isinstance(layer, keras.layers.Concatenate) for layer in no_skips.layers)
+    assert no_skips.count_params() < net.count_params()
+
+
+def test_spectral_norm_wraps_discriminator_convs():
+    net = discriminators.patchgan_discriminator(3, ndf=4, n_layers=2, spectral_norm=True)
+    wrapped = [layer for layer in net.layers if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert len(wrapped) == 4
+    assert discriminators.receptive_field(net) == 34
+
+
+def test_weights_are_initialized_normal_002():
+    net = generators.unet_generator(3, 3, ngf=32, num_downs=5)
+    kernel = net.get_layer("down2_conv").kernel.numpy()
+    assert abs(kernel.std() - 0.02) < 0.002 and abs(kernel.mean()) < 0.002
+
+
+def test_bad_norm_and_size_are_one_line_errors():
+    with pytest.raises(Tfi2iError, match="norm 'layer' is not one of instance, batch, none"):
+        generators.resnet_generator(3, 3, norm="layer")
+    with pytest.raises(Tfi2iError, match="power-of-two crop size.*got 100"):
+        generators.unet_generator(3, 3, image_size=100)
