@@ -13,6 +13,7 @@ from tests.conftest import TINY
 from tfi2i.cli import cli
 
 TFI2I = os.path.join(os.path.dirname(sys.executable), "tfi2i")
+QUICKSTART = os.path.join(os.path.dirname(__file__), os.pardir, "configs", "quickstart.yaml")
 
 
 def test_data_synth_writes_both_layouts(tmp_path):
@@ -41,7 +42,7 @@ def test_plugins_lists_group_name_distribution():
 
 def tiny_args(root, run_dir):
     sets = [f"data.root={root}", *TINY]
-    return ["train", "--config", "configs/quickstart.yaml", "--run-dir", str(run_dir),
+    return ["train", "--config", QUICKSTART, "--run-dir", str(run_dir),
             *[arg for s in sets for arg in ("--set", s)]]
 
 

@@ -1,9 +1,13 @@
+import os
+
 import pytest
 from click.testing import CliRunner
 
 from tfi2i import config as config_lib
 from tfi2i.cli import cli
 from tfi2i.errors import Tfi2iError
+
+CONFIGS = os.path.join(os.path.dirname(__file__), os.pardir, "configs")
 
 
 def test_overrides_are_converted_to_the_field_types():
@@ -72,8 +76,27 @@ def test_resolved_config_round_trips(tmp_path):
     assert config_lib.load(str(path)) == config
 
 
+def test_shipped_configs_load_and_build(tmp_path):
+    from tfi2i import factory
+
+    for name in sorted(os.listdir(CONFIGS)):
+        config = config_lib.load(os.path.join(CONFIGS, name), [f"data.root={tmp_path}"])
+        model = factory.build_model(config)
+        assert model.generator.count_params() > 0, name
+
+
+def test_facades_config_has_the_reference_defaults():
+    config = config_lib.load(os.path.join(CONFIGS, "pix2pix_facades.yaml"), ["data.root=/facades"])
+    assert (config.model.generator.name, config.model.discriminator.name, config.model.gan_loss.name) == (
+        "unet_256", "basic", "vanilla")
+    assert [(loss.name, loss.weight) for loss in config.losses] == [("l1", 100.0)]
+    assert (config.optimizer.lr, config.optimizer.beta_1) == (2e-4, 0.5)
+    assert (config.data.load_size, config.data.crop_size, config.data.flip) == (286, 256, True)
+    assert (config.train.batch_size, config.train.n_epochs, config.train.n_epochs_decay) == (1, 100, 100)
+
+
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
-    result = CliRunner().invoke(cli, ["train", "--config", "configs/quickstart.yaml",
+    result = CliRunner().invoke(cli, ["train", "--config", os.path.join(CONFIGS, "quickstart.yaml"),
                                       "--set", "train.bach_size=2", "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
