@@ -177,3 +177,18 @@ def test_truncated_image_is_found_by_full_decode(tmp_path):
     bad.write_bytes(good.read_bytes()[:400])  # a valid header, then nothing
     assert folders.find_unreadable([str(good), str(bad)]) == str(bad)
     assert folders.find_unreadable([str(good)]) is None
+
+
+def test_unpaired_stream_epoch_covers_the_larger_domain(tmp_path):
+    for domain, count in (("A", 3), ("B", 5)):
+        os.makedirs(tmp_path / f"train{domain}")
+        for i in range(count):
+            value = 10 * i + (0 if domain == "A" else 100)
+            Image.fromarray(np.full((8, 8, 3), value, np.uint8)).save(tmp_path / f"train{domain}" / f"{i}.png")
+    files = folders.find_unpaired(str(tmp_path), "train")
+    assert len(files) == 5  # one epoch = max(len A, len B), as the reference
+    data = data_config("data.preprocess=none", "data.flip=false")
+    batches = list(pipeline.training_stream(files, data, 0, 1).take(5))
+    values = lambda side: [int(round((float(b[side][0, 0, 0, 0]) + 1) * 127.5)) for b in batches]  # noqa: E731
+    assert sorted(values(1)) == [100, 110, 120, 130, 140]      # every B once
+    assert set(values(0)) == {0, 10, 20}                       # every A, the short domain wraps

@@ -66,6 +66,10 @@ class TranslationModel(keras.Model):
     # --- description --------------------------------------------------------------------
 
     def _check_losses(self):
+        names = [loss.name for loss in self.translation_losses]
+        for name in set(names):
+            if names.count(name) > 1:
+                raise Tfi2iError(f"loss '{name}' is listed {names.count(name)} times in 'losses'; list it once")
         for loss in self.translation_losses:
             for field in getattr(loss.fn, "requires", ()):
                 if field not in self.provides:
@@ -79,6 +83,11 @@ class TranslationModel(keras.Model):
                     f"loss '{loss.name}' lists direction(s) {sorted(unknown)}, but model "
                     f"'{type(self).__name__}' translates only {', '.join(self.directions)}"
                 )
+
+    @property
+    def has_gan_penalty(self):
+        # GAN-loss plugins need not subclass GANLoss; only those that say so get a penalty term.
+        return getattr(self.gan_loss, "has_penalty", False)
 
     def loss_key(self, name, direction):
         return name if len(self.directions) == 1 else f"{name}_{direction}"
@@ -134,7 +143,9 @@ class TranslationModel(keras.Model):
     def discriminator_terms(self, discriminator, real, fake, real_logits, fake_logits, key):
         """The discriminator's GAN term (and gradient penalty, where the loss has one)."""
         terms = {key: self.discriminator_loss_weight * self.gan_loss.discriminator(real_logits, fake_logits)}
-        penalty = self.gan_loss.penalty(discriminator, real, fake, self.seed_generator)
+        penalty = None
+        if self.has_gan_penalty:
+            penalty = self.gan_loss.penalty(discriminator, real, fake, self.seed_generator)
         if penalty is not None:
             terms[f"{key}_penalty"] = penalty
         return terms

@@ -24,7 +24,7 @@ class Pix2Pix(TranslationModel):
 
     def metric_names(self):
         names = ["g_total", "g_gan", *(loss.name for loss in self.translation_losses), "d_total", "d_gan"]
-        return names + (["d_gan_penalty"] if self.gan_loss.has_penalty else [])
+        return names + (["d_gan_penalty"] if self.has_gan_penalty else [])
 
     @property
     def generator_variables(self):
