@@ -5,6 +5,7 @@ import sys
 import time
 
 import numpy as np
+import tensorflow as tf
 import yaml
 from click.testing import CliRunner
 from PIL import Image
@@ -59,7 +60,11 @@ def test_train_writes_a_complete_run_dir_and_reruns_resume(paired_root, tmp_path
     assert grids == ["epoch_0001.png", "epoch_0002.png"]
     # 2 samples x (A | G(A) | B), 32 pixels each with 2 pixel gaps.
     assert Image.open(run_dir / "samples" / grids[-1]).size == (3 * 32 + 4, 2 * 32 + 2)
-    assert any(name.startswith("events.out.tfevents") for name in os.listdir(run_dir / "logs"))
+    tags = set()
+    for name in os.listdir(run_dir / "logs"):
+        for event in tf.compat.v1.train.summary_iterator(str(run_dir / "logs" / name)):
+            tags |= {value.tag for value in event.summary.value}
+    assert {"step/l1", "epoch/g_total", "epoch/d_total", "lr/generator", "lr/discriminator", "samples"} <= tags
 
     again = CliRunner().invoke(cli, tiny_args(paired_root, run_dir))
     assert again.exit_code == 0 and "is complete (2 epochs)" in again.output

@@ -192,3 +192,13 @@ def test_unpaired_stream_epoch_covers_the_larger_domain(tmp_path):
     values = lambda side: [int(round((float(b[side][0, 0, 0, 0]) + 1) * 127.5)) for b in batches]  # noqa: E731
     assert sorted(values(1)) == [100, 110, 120, 130, 140]      # every B once
     assert set(values(0)) == {0, 10, 20}                       # every A, the short domain wraps
+
+
+def test_uncropped_modes_refuse_to_batch_mixed_sizes(tmp_path):
+    small, large = tmp_path / "small.png", tmp_path / "large.png"
+    Image.new("RGB", (16, 8)).save(small)
+    Image.new("RGB", (32, 8)).save(large)
+    folders.check_batchable([str(small), str(large)], "none", 1)
+    folders.check_batchable([str(small), str(large)], "resize_and_crop", 4)
+    with pytest.raises(Tfi2iError, match=r"large.png' is 32x8 but .*small.png' is 16x8, so preprocess 'none' cannot batch"):
+        folders.check_batchable([str(small), str(large)], "none", 4)

@@ -121,6 +121,23 @@ def verify_images(paths):
             raise Tfi2iError(f"'{path}' is not a readable image ({reason}); replace or remove it")
 
 
+def check_batchable(paths, preprocess, batch_size):
+    """Modes without a crop keep each image's own size, so a batch needs one size for all."""
+    if batch_size == 1 or preprocess not in ("scale_width", "none"):
+        return
+    first = None
+    for path in paths:
+        with Image.open(path) as image:
+            if first is None:
+                first = (path, image.size)
+            elif image.size != first[1]:
+                raise Tfi2iError(
+                    f"'{path}' is {image.size[0]}x{image.size[1]} but '{first[0]}' is "
+                    f"{first[1][0]}x{first[1][1]}, so preprocess '{preprocess}' cannot batch them; "
+                    f"set train.batch_size=1 or a cropping data.preprocess"
+                )
+
+
 def find_unreadable(paths):
     """The first file that fails a full decode, or None; used to name a file TF failed on."""
     return next((p for p in paths if _unreadable_reason(p, full=True)), None)

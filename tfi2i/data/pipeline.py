@@ -27,7 +27,7 @@ def _paired_loader(files, data):
 
     def load(item, seed, training):
         if files.aligned:
-            # Both halves decode at input_nc then B is converted: read once, split.
+            # Read the file once as RGB, split it, then give each half its channel count.
             image = augment.decode(a_paths[item], 3)
             a, b = augment.split_aligned(image)
             a, b = _to_channels(a, data.input_nc), _to_channels(b, data.output_nc)

@@ -62,6 +62,7 @@ class Trainer:
         root = _dataset_root(config, run_dir)
         self.files = _find_files(data, root, data.train_split)
         folders.verify_images(self.files.all_paths)
+        folders.check_batchable(self.files.all_paths, data.preprocess, train.batch_size)
         has_val = folders.has_split(root, data.layout, data.val_split)
         self.val_files = _find_files(data, root, data.val_split) if has_val else None
         self.steps_per_epoch = pipeline.examples_per_epoch(self.files, train.batch_size, train.steps_per_epoch) // train.batch_size
