@@ -57,15 +57,14 @@ def _unpaired_loader(files, data):
     return load
 
 
-def examples_per_epoch(files, batch_size, steps_per_epoch=None):
-    """Examples one epoch uses: whole batches only, or steps_per_epoch of them if set."""
-    steps = steps_per_epoch or max(1, len(files) // batch_size)
-    return steps * batch_size
+def steps_per_epoch(files, batch_size, override=None):
+    """Batches in one epoch: every example once in whole batches, unless overridden."""
+    return override or max(1, len(files) // batch_size)
 
 
-def training_stream(files, data, seed, batch_size, steps_per_epoch=None, start_step=0):
+def training_stream(files, data, seed, batch_size, epoch_steps=None, start_step=0):
     """Endless batches of augmented (A, B) examples, starting at `start_step`."""
-    length = examples_per_epoch(files, batch_size, steps_per_epoch)
+    length = steps_per_epoch(files, batch_size, epoch_steps) * batch_size
     start_epoch, offset = divmod(start_step * batch_size, length)
     paired = isinstance(files, PairedFiles)
 

@@ -7,6 +7,7 @@
 import dataclasses
 import os
 import sys
+from typing import Optional
 
 import keras
 import tensorflow as tf
@@ -23,7 +24,7 @@ class TrainResult:
     run_dir: str
     step: int
     epoch: int
-    interrupted_by: str = None  # the signal name when a signal stopped training
+    interrupted_by: Optional[str] = None  # the signal's name when one stopped training
 
 
 def build_strategy(name):
@@ -65,7 +66,7 @@ class Trainer:
         folders.check_batchable(self.files.all_paths, data.preprocess, train.batch_size)
         has_val = folders.has_split(root, data.layout, data.val_split)
         self.val_files = _find_files(data, root, data.val_split) if has_val else None
-        self.steps_per_epoch = pipeline.examples_per_epoch(self.files, train.batch_size, train.steps_per_epoch) // train.batch_size
+        self.steps_per_epoch = pipeline.steps_per_epoch(self.files, train.batch_size, train.steps_per_epoch)
         self.total_epochs = train.n_epochs + train.n_epochs_decay
 
         self.strategy = build_strategy(config.distribute)
