@@ -92,6 +92,12 @@ def test_unreadable_newest_checkpoint_falls_back_to_an_older_one(tiny_config, tm
     assert any("could not be restored" in w for w in warnings)
     assert trainer.fit().step == 16
 
+    for path in tf.train.get_checkpoint_state(os.path.join(run_dir, "checkpoints")).all_model_checkpoint_paths:
+        with open(path + ".data-00000-of-00001", "r+b") as f:
+            f.truncate(100)
+    with pytest.raises(Tfi2iError, match="no checkpoint in .* could be restored"):
+        Trainer(config, run_dir, log=lambda _: None)
+
 
 def test_continuing_with_a_different_model_is_refused(tiny_config, tmp_path):
     run_dir = str(tmp_path / "run")

@@ -8,6 +8,8 @@ index file atomically, so a kill mid-write leaves the index on the previous chec
 
 import tensorflow as tf
 
+from tfi2i.errors import Tfi2iError
+
 
 class RunCheckpoint:
     def __init__(self, directory, model, max_to_keep=3):
@@ -36,4 +38,10 @@ class RunCheckpoint:
                 return path
             except Exception as error:  # A damaged file fails in many ways (OpError, IndexError, ...).
                 warn(f"warning: checkpoint '{path}' could not be restored ({type(error).__name__}); trying an older one")
+        if self.manager.checkpoints:
+            # Starting afresh here would let the manager delete the old checkpoints.
+            raise Tfi2iError(
+                f"no checkpoint in '{self.manager.directory}' could be restored into this model; "
+                f"train in a new --run-dir, or move that folder away to start this run over"
+            )
         return None
