@@ -34,14 +34,15 @@ def _check_params(factory, params, what, fixed=()):
             )
 
 
-def build_part(group, part, what, fixed=()):
-    factory = registry.load(group, part.name)
-    _check_params(factory, part.params, f"{what} '{part.name}'", fixed)
+def lookup(group, name, params, what, fixed=()):
+    """The registry entry `name` of `group`, after checking that it accepts `params`."""
+    factory = registry.load(group, name)
+    _check_params(factory, params, f"{what} '{name}'", fixed)
     return factory
 
 
 def network_factory(group, part, what, image_size, fixed):
-    builder = build_part(group, part, what, fixed)
+    builder = lookup(group, part.name, part.params, what, fixed)
 
     def make(*channels, name):
         return builder(*channels, **{"image_size": image_size, **part.params, "name": name})
@@ -51,8 +52,7 @@ def network_factory(group, part, what, image_size, fixed):
 
 def construct(group, name, params, what):
     """Looks up a class or function by name and calls it with params."""
-    factory = registry.load(group, name)
-    _check_params(factory, params, f"{what} '{name}'")
+    factory = lookup(group, name, params, what)
     try:
         return factory(**params)
     except TypeError as error:

@@ -22,8 +22,8 @@ class GANLoss:
         raise NotImplementedError
 
     def penalty(self, discriminator, real, fake, seed):
-        """Extra discriminator term that needs the network itself; None for most losses."""
-        return None
+        """Extra per-example discriminator term that needs the network; called only if has_penalty."""
+        raise NotImplementedError
 
 
 def _bce(logits, label):

@@ -1,5 +1,6 @@
 """Machinery every two-player translation model shares: parts, optimizers, loss reduction, metrics."""
 
+import collections
 import dataclasses
 from typing import Callable, Optional
 
@@ -66,10 +67,10 @@ class TranslationModel(keras.Model):
     # --- description --------------------------------------------------------------------
 
     def _check_losses(self):
-        names = [loss.name for loss in self.translation_losses]
-        for name in set(names):
-            if names.count(name) > 1:
-                raise Tfi2iError(f"loss '{name}' is listed {names.count(name)} times in 'losses'; list it once")
+        counts = collections.Counter(loss.name for loss in self.translation_losses)
+        for name, count in counts.items():
+            if count > 1:
+                raise Tfi2iError(f"loss '{name}' is listed {count} times in 'losses'; list it once")
         for loss in self.translation_losses:
             for field in getattr(loss.fn, "requires", ()):
                 if field not in self.provides:
@@ -143,11 +144,8 @@ class TranslationModel(keras.Model):
     def discriminator_terms(self, discriminator, real, fake, real_logits, fake_logits, key):
         """The discriminator's GAN term (and gradient penalty, where the loss has one)."""
         terms = {key: self.discriminator_loss_weight * self.gan_loss.discriminator(real_logits, fake_logits)}
-        penalty = None
         if self.has_gan_penalty:
-            penalty = self.gan_loss.penalty(discriminator, real, fake, self.seed_generator)
-        if penalty is not None:
-            terms[f"{key}_penalty"] = penalty
+            terms[f"{key}_penalty"] = self.gan_loss.penalty(discriminator, real, fake, self.seed_generator)
         return terms
 
     def update(self, tape, loss, variables, optimizer):
