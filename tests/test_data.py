@@ -127,6 +127,13 @@ def test_channel_conversion_between_one_and_three(tmp_path):
     np.testing.assert_allclose((a.numpy() + 1) * 127.5, red_luma, atol=0.6)
     np.testing.assert_allclose((b.numpy()[..., 2] + 1) * 127.5, 255, atol=1e-3)
 
+    # input_nc is the model's input: with b2a it is the B half that becomes grayscale.
+    data = data_config("data.input_nc=1", "data.output_nc=3", "data.preprocess=none", "data.direction=b2a")
+    a, b = next(iter(pipeline.evaluation_set(folders.find_paired(str(tmp_path), "aligned", "train"), data, 1)))
+    assert a.shape[-1] == 1 and b.shape[-1] == 3
+    np.testing.assert_allclose((a.numpy() + 1) * 127.5, 0.1140 * 255, atol=0.6)  # blue's luma
+    np.testing.assert_allclose((b.numpy()[..., 0] + 1) * 127.5, 255, atol=1e-3)  # red A half
+
     # A grayscale file read as 3 channels repeats the value in each channel.
     data = data_config("data.input_nc=3", "data.output_nc=1", "data.preprocess=none", "data.layout=paired_folders")
     a, b = next(iter(pipeline.evaluation_set(folders.find_paired(str(tmp_path / "g"), "paired_folders", "train"), data, 1)))

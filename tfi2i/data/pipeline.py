@@ -21,19 +21,25 @@ def _epoch_order(n_items, length, seed, epoch, stream):
     return tf.gather(perm, tf.range(length, dtype=tf.int64) % n_items)
 
 
+def _file_channels(data):
+    """Channels of the A and B files: input_nc is the model's input, which b2a reads from B."""
+    return (data.output_nc, data.input_nc) if data.direction == "b2a" else (data.input_nc, data.output_nc)
+
+
 def _paired_loader(files, data):
     a_paths = tf.constant(files.a_paths)
     b_paths = tf.constant(files.b_paths)
+    a_nc, b_nc = _file_channels(data)
 
     def load(item, seed, training):
         if files.aligned:
             # Read the file once as RGB, split it, then give each half its channel count.
             image = augment.decode(a_paths[item], 3)
             a, b = augment.split_aligned(image)
-            a, b = _to_channels(a, data.input_nc), _to_channels(b, data.output_nc)
+            a, b = _to_channels(a, a_nc), _to_channels(b, b_nc)
         else:
-            a = augment.decode(a_paths[item], data.input_nc)
-            b = augment.decode(b_paths[item], data.output_nc)
+            a = augment.decode(a_paths[item], a_nc)
+            b = augment.decode(b_paths[item], b_nc)
         a, b = augment.preprocess([a, b], data, seed, training)
         return (b, a) if data.direction == "b2a" else (a, b)
 
@@ -47,11 +53,12 @@ def _to_channels(image, channels):
 def _unpaired_loader(files, data):
     a_paths = tf.constant(files.a_paths)
     b_paths = tf.constant(files.b_paths)
+    a_nc, b_nc = _file_channels(data)
 
     def load(a_item, b_item, seed, training):
         a_seed, b_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        (a,) = augment.preprocess([augment.decode(a_paths[a_item], data.input_nc)], data, a_seed, training)
-        (b,) = augment.preprocess([augment.decode(b_paths[b_item], data.output_nc)], data, b_seed, training)
+        (a,) = augment.preprocess([augment.decode(a_paths[a_item], a_nc)], data, a_seed, training)
+        (b,) = augment.preprocess([augment.decode(b_paths[b_item], b_nc)], data, b_seed, training)
         return (b, a) if data.direction == "b2a" else (a, b)
 
     return load
