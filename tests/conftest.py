@@ -25,6 +25,35 @@ def paired_root(tmp_path_factory):
     return synthetic.write_paired(str(tmp_path_factory.mktemp("paired")), count=16, size=32, seed=0)
 
 
+# A tiny CycleGAN (reference layout: ResNet generators, LSGAN, cycle 10 + identity 5) with a
+# pool small enough to fill and start swapping within a few steps.
+TINY_CYCLEGAN = [
+    "model.name=cyclegan",
+    "model.params={pool_size: 3}",
+    "model.generator.name=resnet",
+    "model.generator.params={ngf: 8, n_blocks: 2}",
+    "model.discriminator.params={ndf: 8, n_layers: 2}",
+    "model.gan_loss.name=lsgan",
+    "data.layout=unaligned",
+    "losses=[{name: cycle_l1, weight: 10}, {name: identity_l1, weight: 5}]",
+]
+
+
+@pytest.fixture(scope="session")
+def unpaired_root(tmp_path_factory):
+    return synthetic.write_unpaired(str(tmp_path_factory.mktemp("unpaired")), count=16, size=32, seed=0)
+
+
+@pytest.fixture
+def tiny_cyclegan_config(unpaired_root):
+    """Builds a tiny CycleGAN config on the synthetic unpaired set, with extra overrides."""
+
+    def make(*overrides):
+        return config_lib.load(None, [f"data.root={unpaired_root}", *TINY, *TINY_CYCLEGAN, *overrides])
+
+    return make
+
+
 @pytest.fixture
 def tiny_config(paired_root):
     """Builds a tiny pix2pix config on the synthetic paired set, with extra overrides."""

@@ -13,6 +13,7 @@ import yaml
 from tfi2i.errors import Tfi2iError, did_you_mean
 
 PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
+CROPPING_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
 
 
 @dataclasses.dataclass
@@ -44,6 +45,7 @@ class LossConfig:
 @dataclasses.dataclass
 class ModelConfig:
     name: str = "pix2pix"
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. cyclegan's pool_size
     # Params left out take the builder's own defaults (the reference's), so switching the
     # name never carries another network's settings along.
     generator: PartConfig = dataclasses.field(default_factory=lambda: PartConfig("unet"))

@@ -9,6 +9,7 @@ import inspect
 import keras
 
 from tfi2i import registry
+from tfi2i.config import CROPPING_MODES
 from tfi2i.errors import Tfi2iError, did_you_mean
 from tfi2i.models.base import ModelParts, WeightedLoss
 from tfi2i.training.schedules import EpochSchedule
@@ -87,9 +88,13 @@ def build_model(config):
         ),
         discriminator_loss_weight=model_config.discriminator_loss_weight,
         seed=config.train.seed,
+        image_size=data.crop_size if data.preprocess in CROPPING_MODES else None,
     )
-    model_class = registry.load("tfi2i.models", model_config.name)
-    return model_class(parts)
+    model_class = lookup("tfi2i.models", model_config.name, model_config.params, "model", fixed=("parts",))
+    try:
+        return model_class(parts, **model_config.params)
+    except (TypeError, ValueError) as error:
+        raise Tfi2iError(f"model '{model_config.name}' rejected its params {model_config.params}: {error}") from None
 
 
 def build_optimizer(config, steps_per_epoch):

@@ -7,6 +7,8 @@ same crop and flip.
 
 import tensorflow as tf
 
+from tfi2i.config import CROPPING_MODES
+
 
 def decode(path, channels):
     """Reads a PNG/JPEG/BMP/GIF (first frame) as float32 [H, W, channels] in [0, 255]."""
@@ -71,7 +73,7 @@ def preprocess(images, data, seed, training):
         images = [_scale_width(im, data.load_size, data.crop_size) for im in images]
     elif mode == "none":
         images = [_round_to_multiple(im) for im in images]
-    if mode in ("resize_and_crop", "crop", "scale_width_and_crop"):
+    if mode in CROPPING_MODES:
         images = _crop(images, data.crop_size, crop_seed, training)
     if training and data.flip:
         flip = tf.random.stateless_uniform([], flip_seed) < 0.5

@@ -1,4 +1,5 @@
-"""Pixel reconstruction losses between the translation and its paired target.
+"""Pixel losses: translation vs paired target (l1, l2, mixed), cycle reconstruction vs
+source (cycle_*) and identity mapping vs the output-domain image (identity_*).
 
 Each follows the plugin contract: built from its config params, called with a
 `Translation`, returns one value per example (shape [batch]).
@@ -11,7 +12,10 @@ from tfi2i.losses.translation import per_example_mean
 
 
 class PixelLoss:
-    """Compares `Translation.<prediction>` with `Translation.<reference>` pixel by pixel."""
+    """Compares `Translation.<prediction>` with `Translation.<reference>` pixel by pixel.
+
+    `requires` tells the model which Translation fields to compute.
+    """
 
     prediction = "translated"
     reference = "target"
@@ -54,3 +58,37 @@ class MixedLoss(PixelLoss):
         l1 = per_example_mean(tf.abs(prediction - reference))
         l2 = per_example_mean(tf.square(prediction - reference))
         return self.l1_fraction * l1 + (1.0 - self.l1_fraction) * l2
+
+
+# Cycle consistency (CycleGAN): F(G(x)) should give back x.
+
+
+class CycleL1Loss(L1Loss):
+    """|F(G(x)) - x|, the CycleGAN paper's cycle-consistency loss (weight 10 there)."""
+
+    prediction, reference = "reconstructed", "source"
+
+
+class CycleL2Loss(L2Loss):
+    prediction, reference = "reconstructed", "source"
+
+
+class CycleMixedLoss(MixedLoss):
+    prediction, reference = "reconstructed", "source"
+
+
+# Identity mapping (CycleGAN): G should leave an image of its output domain unchanged.
+
+
+class IdentityL1Loss(L1Loss):
+    """|G(y) - y| for y of G's output domain; CycleGAN uses weight 0.5 x the cycle weight."""
+
+    prediction, reference = "identity", "output_real"
+
+
+class IdentityL2Loss(L2Loss):
+    prediction, reference = "identity", "output_real"
+
+
+class IdentityMixedLoss(MixedLoss):
+    prediction, reference = "identity", "output_real"

@@ -12,15 +12,19 @@ class Translation:
 
     source:        the input image x.
     translated:    G(x).
-    target:        the paired ground truth y (paired models only, else None).
-    reconstructed: F(G(x)) (cycle models only, else None).
-    identity:      G(y) for y of the output domain (identity loss, else None).
+    target:        the paired ground truth of x (paired models only, else None).
+    reconstructed: F(G(x)), translated back (cycle models only, else None).
+    output_real:   a real image y of the output domain, not paired with x (unpaired models).
+    identity:      G(y) for that y: what G does to an image already in its output domain.
+
+    A model fills only the optional fields some configured loss `requires`.
     """
 
     source: tf.Tensor
     translated: tf.Tensor
     target: Optional[tf.Tensor] = None
     reconstructed: Optional[tf.Tensor] = None
+    output_real: Optional[tf.Tensor] = None
     identity: Optional[tf.Tensor] = None
 
     def require(self, field, loss_name):

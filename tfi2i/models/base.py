@@ -40,19 +40,23 @@ class ModelParts:
     losses: tuple = ()
     discriminator_loss_weight: float = 0.5
     seed: int = 0
+    # Side of the square training images, or None when preprocessing keeps each image's size.
+    image_size: Optional[int] = None
 
 
 class TranslationModel(keras.Model):
     """Base class: a generator side and a discriminator side, each with its own optimizer.
 
-    Subclasses define `directions`, `provides` (the Translation fields they fill), the
-    `generator_variables` / `discriminator_variables` of each player and `train_step`.
-    Losses are reduced over the GLOBAL batch (`tf.nn.compute_average_loss`), so the
-    gradients are right under any tf.distribute strategy.
+    Subclasses define `directions`, `provides` (the Translation fields they can fill), the
+    `generator_variables` / `discriminator_variables` of each player and
+    `loss_terms(real_a, real_b, training)`, which returns both players' per-example terms;
+    `train_step` and `test_step` are shared. Losses are reduced over the GLOBAL batch
+    (`tf.nn.compute_average_loss`), so the gradients are right under any tf.distribute strategy.
     """
 
     directions = ("a2b",)
     provides = ("source", "translated")
+    needs_pairs = False  # True: trains only on paired (aligned) examples
 
     def __init__(self, parts, **kwargs):
         super().__init__(**kwargs)
@@ -85,6 +89,11 @@ class TranslationModel(keras.Model):
                     f"'{type(self).__name__}' translates only {', '.join(self.directions)}"
                 )
 
+    def uses(self, field):
+        """Whether some configured loss reads Translation.<field>, so the model must compute it."""
+        # A plugin that does not declare `requires` gets every field the model can fill.
+        return any(field in getattr(loss.fn, "requires", self.provides) for loss in self.translation_losses)
+
     @property
     def has_gan_penalty(self):
         # GAN-loss plugins need not subclass GANLoss; only those that say so get a penalty term.
@@ -94,8 +103,15 @@ class TranslationModel(keras.Model):
         return name if len(self.directions) == 1 else f"{name}_{direction}"
 
     def metric_names(self):
-        """Names of every tracked loss, in display order."""
-        raise NotImplementedError
+        """Names of every tracked loss, in display order: totals, then each direction's terms."""
+        g_names, d_names = ["g_total"], ["d_total"]
+        for direction in self.directions:
+            g_names.append(self.loss_key("g_gan", direction))
+            g_names += [self.loss_key(loss.name, direction)
+                        for loss in self.translation_losses if loss.applies_to(direction)]
+            d_key = self.loss_key("d_gan", direction)
+            d_names += [d_key, f"{d_key}_penalty"] if self.has_gan_penalty else [d_key]
+        return g_names + d_names
 
     @property
     def metrics(self):
@@ -126,6 +142,28 @@ class TranslationModel(keras.Model):
     @property
     def optimizers(self):
         return {"generator": self.generator_optimizer, "discriminator": self.discriminator_optimizer}
+
+    # --- training ------------------------------------------------------------------------
+
+    def loss_terms(self, real_a, real_b, training):
+        """(generator terms, discriminator terms): dicts of per-example values."""
+        raise NotImplementedError
+
+    def train_step(self, data):
+        real_a, real_b = data
+        # G and D are updated from the same forward pass, each with its own tape: D's
+        # gradient ignores G's variables and G's ignores D's.
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            g_terms, d_terms = self.loss_terms(real_a, real_b, training=True)
+            g_loss, d_loss = self.reduce(g_terms), self.reduce(d_terms)
+        self.update(g_tape, g_loss, self.generator_variables, self.generator_optimizer)
+        self.update(d_tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
+        return self.track(g_terms, d_terms)
+
+    def test_step(self, data):
+        real_a, real_b = data
+        g_terms, d_terms = self.loss_terms(real_a, real_b, training=False)
+        return self.track(g_terms, d_terms)
 
     # --- loss helpers -------------------------------------------------------------------
 

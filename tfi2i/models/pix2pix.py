@@ -16,15 +16,12 @@ class Pix2Pix(TranslationModel):
 
     directions = ("a2b",)
     provides = ("source", "translated", "target")
+    needs_pairs = True
 
-    def __init__(self, parts, **kwargs):
-        super().__init__(parts, **kwargs)
+    def __init__(self, parts):
+        super().__init__(parts)
         self.generator = parts.make_generator(parts.input_nc, parts.output_nc, name="generator")
         self.discriminator = parts.make_discriminator(parts.input_nc + parts.output_nc, name="discriminator")
-
-    def metric_names(self):
-        names = ["g_total", "g_gan", *(loss.name for loss in self.translation_losses), "d_total", "d_gan"]
-        return names + (["d_gan_penalty"] if self.has_gan_penalty else [])
 
     @property
     def generator_variables(self):
@@ -54,22 +51,6 @@ class Pix2Pix(TranslationModel):
         # 4. D's objective, halved as in the reference.
         d_terms = self.discriminator_terms(self.discriminator, real_pair, fake_pair, real_logits, fake_logits, "d_gan")
         return g_terms, d_terms
-
-    def train_step(self, data):
-        real_a, real_b = data
-        # G and D are updated from the same forward pass, each with its own tape: D's
-        # gradient ignores G's variables and G's ignores D's.
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            g_terms, d_terms = self.loss_terms(real_a, real_b, training=True)
-            g_loss, d_loss = self.reduce(g_terms), self.reduce(d_terms)
-        self.update(g_tape, g_loss, self.generator_variables, self.generator_optimizer)
-        self.update(d_tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
-        return self.track(g_terms, d_terms)
-
-    def test_step(self, data):
-        real_a, real_b = data
-        g_terms, d_terms = self.loss_terms(real_a, real_b, training=False)
-        return self.track(g_terms, d_terms)
 
     def sample_columns(self, batch):
         """A | G(A) | B for the sample grids."""

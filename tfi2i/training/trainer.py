@@ -72,6 +72,11 @@ class Trainer:
         self.strategy = build_strategy(config.distribute)
         with self.strategy.scope():
             self.model = factory.build_model(config)
+            if self.model.needs_pairs and data.layout == "unaligned":
+                raise Tfi2iError(
+                    f"model '{config.model.name}' learns from paired examples, but data.layout is 'unaligned'; "
+                    f"use an aligned or paired_folders dataset, or an unpaired model such as cyclegan"
+                )
             self.model.compile(
                 factory.build_optimizer(config, self.steps_per_epoch),
                 factory.build_optimizer(config, self.steps_per_epoch),

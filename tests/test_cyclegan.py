@@ -1,0 +1,172 @@
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfi2i import config as config_lib, factory
+from tfi2i.data import folders, pipeline
+from tfi2i.errors import Tfi2iError
+from tfi2i.training.trainer import Trainer
+
+from tests.test_training import SignalAtStep, variables
+
+CONFIGS = os.path.join(os.path.dirname(__file__), os.pardir, "configs")
+
+
+def built_model(config):
+    model = factory.build_model(config)
+    model.compile(factory.build_optimizer(config, 8), factory.build_optimizer(config, 8))
+    model.build_optimizers()
+    return model
+
+
+def first_batch(config):
+    files = folders.find_unpaired(config.data.root, "train")
+    return next(iter(pipeline.training_stream(files, config.data, 0, config.train.batch_size)))
+
+
+def weights(network):
+    return [w.numpy().copy() for w in network.trainable_weights]
+
+
+def changed(network, before):
+    return any((w.numpy() != b).any() for w, b in zip(network.trainable_weights, before))
+
+
+@pytest.mark.parametrize("gan_loss", ["lsgan", "vanilla", "wgangp", "hinge"])
+def test_every_gan_loss_trains_all_four_networks(tiny_cyclegan_config, gan_loss):
+    config = tiny_cyclegan_config(f"model.gan_loss.name={gan_loss}")
+    model = built_model(config)
+    networks = [model.generator_a2b, model.generator_b2a, model.discriminator_a, model.discriminator_b]
+    before = [weights(n) for n in networks]
+    logs = {k: float(v) for k, v in model.train_step(first_batch(config)).items()}
+    assert all(np.isfinite(v) for v in logs.values())
+    assert all(changed(n, b) for n, b in zip(networks, before))
+    g_terms = [k for k in logs if k.endswith(("_a2b", "_b2a")) and not k.startswith("d_")]
+    assert sorted(g_terms) == sorted(f"{n}_{d}" for n in ("g_gan", "cycle_l1", "identity_l1") for d in ("a2b", "b2a"))
+    assert logs["g_total"] == pytest.approx(sum(logs[k] for k in g_terms), rel=1e-5)
+    d_terms = [k for k in logs if k.startswith("d_gan")]
+    assert len(d_terms) == (4 if gan_loss == "wgangp" else 2)
+    assert logs["d_total"] == pytest.approx(sum(logs[k] for k in d_terms), rel=1e-5)
+
+
+def test_cycle_and_identity_terms_are_the_weighted_l1_of_the_right_images(tiny_cyclegan_config):
+    config = tiny_cyclegan_config("losses=[{name: cycle_l1, weight: 10}, {name: identity_l1, weight: 5}]")
+    model = built_model(config)
+    real_a, real_b = first_batch(config)
+    g_terms, _ = model.loss_terms(real_a, real_b, training=False)
+    g, f = model.generator_a2b, model.generator_b2a
+    cycle_a = 10 * tf.reduce_mean(tf.abs(f(g(real_a)) - real_a), axis=[1, 2, 3])
+    identity_b = 5 * tf.reduce_mean(tf.abs(g(real_b) - real_b), axis=[1, 2, 3])
+    cycle_b = 10 * tf.reduce_mean(tf.abs(g(f(real_b)) - real_b), axis=[1, 2, 3])
+    np.testing.assert_allclose(g_terms["cycle_l1_a2b"], cycle_a, rtol=1e-5)
+    np.testing.assert_allclose(g_terms["identity_l1_a2b"], identity_b, rtol=1e-5)
+    np.testing.assert_allclose(g_terms["cycle_l1_b2a"], cycle_b, rtol=1e-5)
+
+
+def test_fields_no_loss_reads_are_not_computed(tiny_cyclegan_config):
+    # The seeds' ablation: no cycle loss, no identity loss.
+    model = built_model(tiny_cyclegan_config("losses=[]"))
+    real_a, real_b = first_batch(tiny_cyclegan_config())
+    t = model.translate(real_a, real_b, "a2b", training=False)
+    assert t.reconstructed is None and t.identity is None
+    assert set(model.metric_names()) == {"g_total", "g_gan_a2b", "g_gan_b2a", "d_total", "d_gan_a2b", "d_gan_b2a"}
+    # A loss may apply to one direction only.
+    model = built_model(tiny_cyclegan_config("losses=[{name: cycle_l2, directions: [b2a]}]"))
+    assert "cycle_l2_b2a" in model.metric_names() and "cycle_l2_a2b" not in model.metric_names()
+
+
+def test_pix2pix_losses_are_refused_for_unpaired_models(tiny_cyclegan_config):
+    with pytest.raises(Tfi2iError, match="needs Translation.target, which model 'CycleGAN' does not provide"):
+        built_model(tiny_cyclegan_config("losses=[{name: l1}]"))
+
+
+def test_identity_needs_equal_channel_counts(tiny_cyclegan_config):
+    with pytest.raises(Tfi2iError, match="input_nc == data.output_nc"):
+        built_model(tiny_cyclegan_config("data.output_nc=1"))
+    model = built_model(tiny_cyclegan_config("data.output_nc=1", "losses=[{name: cycle_l1, weight: 10}]"))
+    assert model.discriminator_b.input_shape[-1] == 1 and model.discriminator_a.input_shape[-1] == 3
+
+
+def test_pool_needs_one_image_size(tiny_cyclegan_config):
+    with pytest.raises(Tfi2iError, match="pool_size=0"):
+        built_model(tiny_cyclegan_config("data.preprocess=none"))
+    assert built_model(tiny_cyclegan_config("data.preprocess=none", "model.params.pool_size=0")).pool_a.weights == []
+
+
+def test_unknown_model_param_is_named(tiny_cyclegan_config):
+    with pytest.raises(Tfi2iError, match="model 'cyclegan': unknown param 'pool'.*pool_size"):
+        built_model(tiny_cyclegan_config("model.params={pool: 3}"))
+
+
+def test_test_step_updates_nothing_not_even_the_pools(tiny_cyclegan_config):
+    config = tiny_cyclegan_config()
+    model = built_model(config)
+    before = [v.numpy().copy() for v in model.variables]
+    model.test_step(first_batch(config))
+    for v, b in zip(model.variables, before):
+        np.testing.assert_array_equal(v.numpy(), b)
+
+
+def test_training_fills_the_pools(tiny_cyclegan_config):
+    config = tiny_cyclegan_config()
+    model = built_model(config)
+    batch = first_batch(config)
+    model.train_step(batch)
+    assert int(model.pool_a.count.numpy()) == int(model.pool_b.count.numpy()) == 2
+    np.testing.assert_array_equal(model.pool_b.images.numpy()[2], 0.0)  # third slot still empty
+
+
+def test_call_and_sample_columns(tiny_cyclegan_config):
+    config = tiny_cyclegan_config()
+    model = built_model(config)
+    real_a, real_b = first_batch(config)
+    g, f = model.generator_a2b, model.generator_b2a
+    np.testing.assert_allclose(model(real_a), g(real_a), atol=1e-6)
+    columns = model.sample_columns((real_a, real_b))
+    expected = [real_a, g(real_a), f(g(real_a)), real_b, f(real_b), g(f(real_b))]
+    assert len(columns) == 6
+    for column, want in zip(columns, expected):
+        np.testing.assert_allclose(column, want, atol=1e-6)
+
+
+def test_pix2pix_refuses_unpaired_data(tiny_cyclegan_config, tmp_path):
+    config = tiny_cyclegan_config("model.name=pix2pix", "model.params={}", "losses=[{name: l1}]")
+    with pytest.raises(Tfi2iError, match="learns from paired examples, but data.layout is 'unaligned'"):
+        Trainer(config, str(tmp_path / "run"), log=lambda _: None)
+
+
+def test_interrupted_and_resumed_cyclegan_equals_an_uninterrupted_run(tiny_cyclegan_config, tmp_path):
+    # 8 steps an epoch (16 A and 16 B images, batch 2), 3 epochs; the pools (3 images each)
+    # are full after two steps and swap from then on, so the resumed run must restore them.
+    config = tiny_cyclegan_config("train.n_epochs=2", "train.n_epochs_decay=1")
+    silent = lambda _: None  # noqa: E731
+    straight = Trainer(config, str(tmp_path / "straight"), log=silent)
+    straight.fit()
+
+    run_dir = str(tmp_path / "stopped")
+    result = Trainer(config, run_dir, log=silent).fit(extra_callbacks=[SignalAtStep(13)])
+    assert result.interrupted_by == "SIGTERM" and 13 <= result.step < 24
+    resumed = Trainer(config, run_dir, log=silent)
+    pool_at_stop = resumed.model.pool_b.images.numpy()
+    assert int(resumed.model.pool_b.count.numpy()) == 3 and np.abs(pool_at_stop).sum() > 0
+    resumed.fit()
+
+    assert resumed.step == straight.step == 24
+    np.testing.assert_allclose(resumed.model.pool_a.images.numpy(), straight.model.pool_a.images.numpy(), atol=1e-6)
+    for a, b in zip(variables(straight), variables(resumed), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_horse2zebra_config_has_the_reference_defaults():
+    config = config_lib.load(os.path.join(CONFIGS, "cyclegan_horse2zebra.yaml"), ["data.root=/h2z"])
+    model = config.model
+    assert (model.name, model.params, model.generator.name, model.discriminator.name, model.gan_loss.name) == (
+        "cyclegan", {"pool_size": 50}, "resnet_9blocks", "basic", "lsgan")
+    assert model.generator.params["norm"] == model.discriminator.params["norm"] == "instance"
+    assert [(loss.name, loss.weight, loss.directions) for loss in config.losses] == [
+        ("cycle_l1", 10.0, None), ("identity_l1", 5.0, None)]
+    assert (model.discriminator_loss_weight, config.optimizer.lr, config.optimizer.beta_1) == (0.5, 2e-4, 0.5)
+    assert (config.data.layout, config.data.load_size, config.data.crop_size) == ("unaligned", 286, 256)
+    assert (config.train.batch_size, config.train.n_epochs, config.train.n_epochs_decay) == (1, 100, 100)
