@@ -1,12 +1,19 @@
-"""Does the GAIT loss keep uniform backgrounds flat? Trains CycleGAN on the synthetic unpaired
-set with and without `gait_sobel` (same seed, same steps) and prints, for the held-out testA
-images, the spread of G(A) over the background, where the true translation is one flat colour.
+"""Does the GAIT loss keep uniform backgrounds flat? Trains CycleGAN with and without
+`gait_sobel` (same seed, same steps) on an unpaired set made for the question, and prints, for
+held-out A images, the spread of G(A) over the background, where the true translation is one
+flat colour.
+
+The set is horse2zebra in miniature: A holds flat painted shapes on a uniform background,
+B the same kind of shapes painted with stripes, on the same background. The true A -> B adds
+stripes inside the shapes and leaves the background alone (`--dataset stripes`, the default).
+`--dataset labels` uses the built-in synthetic set instead (label maps -> paintings), whose
+true mapping changes every edge, which the loss with alpha 1 works against.
 
 Also prints the magnitude of both `gait_sobel` reductions against the cycle term for an
 untrained reference-size CycleGAN generator (ResNet-9, ngf 64, 256x256), which is what the
 choice of default reduction rests on.
 
-    .venv/bin/python tools/gait_background.py [--steps 1000] [--gait-weight 630] [--runs DIR]
+    .venv/bin/python tools/gait_background.py [--steps 1000] [--gait-weights 630 30] [--runs DIR]
 """
 
 import argparse
@@ -14,8 +21,10 @@ import os
 import tempfile
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from tfi2i import config as config_lib, registry
 from tfi2i.data import folders, pipeline, synthetic
@@ -25,17 +34,51 @@ from tfi2i.training.trainer import Trainer
 CONFIG = os.path.join(os.path.dirname(__file__), os.pardir, "configs", "cyclegan_synthetic.yaml")
 
 
+def striped(image, shapes, size):
+    """Darkens every other pair of rows inside the shapes: the B domain of the stripes set."""
+    pixels = np.asarray(image).astype(np.float32)
+    inside = np.asarray(synthetic.render_a(shapes, size)).max(-1) > 0
+    stripes = (np.arange(size) // 2 % 2 == 1)[:, None] & inside
+    pixels[stripes] *= 0.4
+    return Image.fromarray(pixels.astype(np.uint8))
+
+
+def write_stripes(root, count, size, seed=0):
+    """trainA/trainB (independent shapes) and testA/testA_truth/testA_masks."""
+    rng = np.random.default_rng(seed)
+    folders_by_split = {"train": count, "test": max(8, count // 8)}
+    for split, n in folders_by_split.items():
+        names = ["A", "B"] if split == "train" else ["A", "A_truth", "A_masks"]
+        for name in names:
+            os.makedirs(os.path.join(root, f"{split}{name}"), exist_ok=True)
+        for i in range(n):
+            file = f"{i:05d}.png"
+            shapes = synthetic.random_shapes(rng, size)
+            flat = synthetic.render_b(shapes, size)
+            flat.save(os.path.join(root, f"{split}A", file))
+            if split == "train":
+                other = synthetic.random_shapes(rng, size)
+                striped(synthetic.render_b(other, size), other, size).save(os.path.join(root, "trainB", file))
+            else:
+                striped(flat, shapes, size).save(os.path.join(root, "testA_truth", file))
+                synthetic.render_a(shapes, size).save(os.path.join(root, "testA_masks", file))
+    return root
+
+
 def background_spread(model, data_root, data_config):
     """Mean over test images of the per-channel std of G(A) on the background, and mean |G(A) - truth|."""
+    masks = "testA_masks" if os.path.isdir(os.path.join(data_root, "testA_masks")) else "testA"
     files = folders.UnpairedFiles(
         tuple(folders.list_images(os.path.join(data_root, "testA"))),
         tuple(folders.list_images(os.path.join(data_root, "testA_truth"))),
     )
+    label_maps = folders.UnpairedFiles(files.a_paths, tuple(folders.list_images(os.path.join(data_root, masks))))
     spreads, errors = [], []
-    for source, truth in pipeline.evaluation_set(files, data_config, 8):
+    batches = zip(pipeline.evaluation_set(files, data_config, 8), pipeline.evaluation_set(label_maps, data_config, 8))
+    for (source, truth), (_, label_map) in batches:
         translated = model(source).numpy()
-        for a, g, t in zip(source.numpy(), translated, truth.numpy()):
-            shapes = (np.abs(a + 1.0).max(-1) > 0.05).astype(np.float32)  # label maps: shapes on black
+        for m, g, t in zip(label_map.numpy(), translated, truth.numpy()):
+            shapes = (np.abs(m + 1.0).max(-1) > 0.05).astype(np.float32)  # label maps: shapes on black
             # Two pixels off every shape (a 5x5 dilation), so outlines do not count as background.
             near_shape = tf.nn.max_pool2d(shapes[None, :, :, None], 5, 1, "SAME")[0, :, :, 0].numpy()
             background = near_shape == 0
@@ -56,6 +99,7 @@ def train(overrides, run_dir):
 
 def reduction_magnitudes():
     """gait_sobel (both reductions) and cycle L1 for an untrained ResNet-9 at 256x256."""
+    keras.utils.set_random_seed(0)
     make = registry.load("tfi2i.generators", "resnet_9blocks")
     g, f = make(3, 3, name="g"), make(3, 3, name="f")
     a, _ = synthetic.sample(np.random.default_rng(0), 256)
@@ -74,9 +118,10 @@ def reduction_magnitudes():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--gait-weight", type=float, default=630.0)
+    parser.add_argument("--gait-weights", type=float, nargs="+", default=[630.0])
     parser.add_argument("--alpha", type=float, default=1.0)
-    parser.add_argument("--runs", default=None, help="keep the two runs here (default: a temp dir)")
+    parser.add_argument("--dataset", choices=["stripes", "labels"], default="stripes")
+    parser.add_argument("--runs", default=None, help="keep the runs here (default: a temp dir)")
     args = parser.parse_args()
 
     values = reduction_magnitudes()
@@ -86,19 +131,20 @@ def main():
         print(f"  630 x {name:17s}= {630 * values[name]:.3g}")
 
     runs = args.runs or tempfile.mkdtemp(prefix="gait_background_")
+    data_root = os.path.join(runs, f"data_{args.dataset}")
+    if args.dataset == "stripes" and not os.path.isdir(data_root):
+        write_stripes(data_root, count=200, size=64)
     common = [f"train.steps_per_epoch={args.steps}", "train.n_epochs=1", "train.n_epochs_decay=0",
-              "train.save_every_epochs=1", f"data.root={os.path.join(runs, 'data')}"]
-    variants = {
-        "cycle_l1 10": ["losses=[{name: cycle_l1, weight: 10}]"],
-        f"+ gait_sobel {args.gait_weight:g} (alpha {args.alpha:g})": [
-            f"losses=[{{name: cycle_l1, weight: 10}}, "
-            f"{{name: gait_sobel, weight: {args.gait_weight}, params: {{alpha: {args.alpha}}}}}]"
-        ],
-    }
-    print(f"\nCycleGAN, configs/cyclegan_synthetic.yaml, {args.steps} steps, testA background:")
+              "train.save_every_epochs=1", f"data.root={data_root}"]
+    cycle = "{name: cycle_l1, weight: 10}"
+    variants = {"cycle_l1 10": [f"losses=[{cycle}]"]}
+    for weight in args.gait_weights:
+        gait = f"{{name: gait_sobel, weight: {weight}, params: {{alpha: {args.alpha}}}}}"
+        variants[f"+ gait_sobel {weight:g} (alpha {args.alpha:g})"] = [f"losses=[{cycle}, {gait}]"]
+    print(f"\nCycleGAN, configs/cyclegan_synthetic.yaml, {args.dataset} set, {args.steps} steps, testA background:")
     print(f"  {'losses':34s} {'bg std of G(A)':>15s} {'|G(A) - truth|':>15s} {'seconds':>8s}")
     for i, (name, overrides) in enumerate(variants.items()):
-        _, (spread, error), seconds = train(common + overrides, os.path.join(runs, f"run{i}"))
+        _, (spread, error), seconds = train(common + overrides, os.path.join(runs, f"{args.dataset}_run{i}"))
         print(f"  {name:34s} {spread:15.4f} {error:15.4f} {seconds:8.0f}")
     print(f"runs: {runs}")
 
