@@ -4,7 +4,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from tfi2i import config as config_lib  # noqa: E402
+from tfi2i import config as config_lib, factory  # noqa: E402
 from tfi2i.data import synthetic  # noqa: E402
 
 # Tiny networks on 32x32 images: enough to exercise every code path in seconds.
@@ -62,3 +62,11 @@ def tiny_config(paired_root):
         return config_lib.load(None, [f"data.root={paired_root}", *TINY, *overrides])
 
     return make
+
+
+def built_model(config):
+    """The config's model, compiled with both optimizers built (8 steps an epoch)."""
+    model = factory.build_model(config)
+    model.compile(factory.build_optimizer(config, 8), factory.build_optimizer(config, 8))
+    model.build_optimizers()
+    return model

@@ -4,21 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfi2i import config as config_lib, factory
+from tfi2i import config as config_lib
 from tfi2i.data import folders, pipeline, synthetic
+from tests.conftest import built_model
 from tfi2i.errors import Tfi2iError
 from tfi2i.training.trainer import Trainer
 
 from tests.test_training import SignalAtStep, variables
 
 CONFIGS = os.path.join(os.path.dirname(__file__), os.pardir, "configs")
-
-
-def built_model(config):
-    model = factory.build_model(config)
-    model.compile(factory.build_optimizer(config, 8), factory.build_optimizer(config, 8))
-    model.build_optimizers()
-    return model
 
 
 def first_batch(config):

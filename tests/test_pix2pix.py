@@ -3,14 +3,8 @@ import pytest
 
 from tfi2i import factory
 from tfi2i.data import folders, pipeline
+from tests.conftest import built_model
 from tfi2i.errors import Tfi2iError
-
-
-def built_model(config):
-    model = factory.build_model(config)
-    model.compile(factory.build_optimizer(config, 8), factory.build_optimizer(config, 8))
-    model.build_optimizers()
-    return model
 
 
 def first_batch(config):
