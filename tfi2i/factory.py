@@ -51,12 +51,12 @@ def network_factory(group, part, what, image_size, fixed):
     return make
 
 
-def construct(group, name, params, what):
-    """Looks up a class or function by name and calls it with params."""
-    factory = lookup(group, name, params, what)
+def construct(group, name, params, what, *args, fixed=()):
+    """Looks up a class or function by name and calls it with `args` and params."""
+    factory = lookup(group, name, params, what, fixed)
     try:
-        return factory(**params)
-    except TypeError as error:
+        return factory(*args, **params)
+    except (TypeError, ValueError) as error:
         raise Tfi2iError(f"{what} '{name}' rejected its params {params}: {error}") from None
 
 
@@ -90,11 +90,7 @@ def build_model(config):
         seed=config.train.seed,
         image_size=data.crop_size if data.preprocess in CROPPING_MODES else None,
     )
-    model_class = lookup("tfi2i.models", model_config.name, model_config.params, "model", fixed=("parts",))
-    try:
-        return model_class(parts, **model_config.params)
-    except (TypeError, ValueError) as error:
-        raise Tfi2iError(f"model '{model_config.name}' rejected its params {model_config.params}: {error}") from None
+    return construct("tfi2i.models", model_config.name, model_config.params, "model", parts, fixed=("parts",))
 
 
 def build_optimizer(config, steps_per_epoch):
