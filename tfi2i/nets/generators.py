@@ -11,21 +11,9 @@ import keras
 from keras import layers
 
 from tfi2i.errors import Tfi2iError
-from tfi2i.nets.layers import ReflectionPadding2D, conv, conv_transpose, normalization, uses_bias
-
-
-def _residual_block(x, filters, norm, dropout, name):
-    use_bias = uses_bias(norm)
-    y = ReflectionPadding2D(1, name=f"{name}_pad1")(x)
-    y = conv(filters, 3, padding="valid", use_bias=use_bias, name=f"{name}_conv1")(y)
-    y = normalization(norm, f"{name}_norm1")(y)
-    y = layers.ReLU(name=f"{name}_relu")(y)
-    if dropout:
-        y = layers.Dropout(0.5, name=f"{name}_dropout")(y)
-    y = ReflectionPadding2D(1, name=f"{name}_pad2")(y)
-    y = conv(filters, 3, padding="valid", use_bias=use_bias, name=f"{name}_conv2")(y)
-    y = normalization(norm, f"{name}_norm2")(y)
-    return layers.Add(name=f"{name}_add")([x, y])
+from tfi2i.nets.layers import (
+    ReflectionPadding2D, conv, conv_transpose, normalization, residual_block, uses_bias,
+)
 
 
 def resnet_generator(
@@ -50,7 +38,7 @@ def resnet_generator(
         x = normalization(norm, f"down{i + 1}_norm")(x)
         x = layers.ReLU(name=f"down{i + 1}_relu")(x)
     for i in range(n_blocks):
-        x = _residual_block(x, ngf * 4, norm, dropout, name=f"res{i + 1}")
+        x = residual_block(x, ngf * 4, norm, dropout, name=f"res{i + 1}")
     for i, mult in enumerate((2, 1)):
         x = conv_transpose(ngf * mult, 3, use_bias=use_bias, name=f"up{i + 1}_deconv")(x)
         x = normalization(norm, f"up{i + 1}_norm")(x)

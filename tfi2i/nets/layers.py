@@ -84,3 +84,18 @@ def conv_transpose(filters, kernel_size, strides=2, use_bias=True, name=None):
         kernel_initializer=kernel_init(),
         name=name,
     )
+
+
+def residual_block(x, filters, norm, dropout, name):
+    """x + (reflect-pad, 3x3 conv, norm, ReLU, [dropout], reflect-pad, 3x3 conv, norm)(x)."""
+    use_bias = uses_bias(norm)
+    y = ReflectionPadding2D(1, name=f"{name}_pad1")(x)
+    y = conv(filters, 3, padding="valid", use_bias=use_bias, name=f"{name}_conv1")(y)
+    y = normalization(norm, f"{name}_norm1")(y)
+    y = layers.ReLU(name=f"{name}_relu")(y)
+    if dropout:
+        y = layers.Dropout(0.5, name=f"{name}_dropout")(y)
+    y = ReflectionPadding2D(1, name=f"{name}_pad2")(y)
+    y = conv(filters, 3, padding="valid", use_bias=use_bias, name=f"{name}_conv2")(y)
+    y = normalization(norm, f"{name}_norm2")(y)
+    return layers.Add(name=f"{name}_add")([x, y])
