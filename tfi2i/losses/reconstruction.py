@@ -1,5 +1,6 @@
 """Pixel losses: translation vs paired target (l1, l2, mixed), cycle reconstruction vs
-source (cycle_*) and identity mapping vs the output-domain image (identity_*).
+source (cycle_*), identity mapping vs the output-domain image (identity_*) and a VAE's
+reconstruction vs source (vae_*).
 
 Each follows the plugin contract: built from its config params, called with a
 `Translation`, returns one value per example (shape [batch]).
@@ -92,3 +93,16 @@ class IdentityL2Loss(L2Loss):
 
 class IdentityMixedLoss(MixedLoss):
     prediction, reference = "identity", "output_real"
+
+
+# VAE reconstruction (UNIT): x encoded and decoded into its own domain should give back x.
+
+
+class VAEL1Loss(L1Loss):
+    """|G_1(E_1(x)) - x|, the UNIT paper's VAE likelihood term under a Laplacian (weight 100 there)."""
+
+    prediction, reference = "autoencoded", "source"
+
+
+class VAEL2Loss(L2Loss):
+    prediction, reference = "autoencoded", "source"

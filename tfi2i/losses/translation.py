@@ -17,6 +17,12 @@ class Translation:
     output_real:   a real image y of the output domain, not paired with x (unpaired models).
     identity:      G(y) for that y: what G does to an image already in its output domain.
 
+    Shared-latent models (UNIT) also fill:
+    autoencoded:   x encoded and decoded back into its own domain (the VAE reconstruction).
+    latent:        the latent mean of x, [batch, h, w, channels] (any value range).
+    cycle_latent:  the latent mean of G(x), encoded by the output domain's encoder; the
+                   cycle's `reconstructed` is decoded from it.
+
     A model fills only the optional fields some configured loss `requires`.
     """
 
@@ -26,6 +32,9 @@ class Translation:
     reconstructed: Optional[tf.Tensor] = None
     output_real: Optional[tf.Tensor] = None
     identity: Optional[tf.Tensor] = None
+    autoencoded: Optional[tf.Tensor] = None
+    latent: Optional[tf.Tensor] = None
+    cycle_latent: Optional[tf.Tensor] = None
 
     def require(self, field, loss_name):
         """The named tensor, or a clear error when this model does not provide it."""
