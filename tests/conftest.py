@@ -54,6 +54,31 @@ def tiny_cyclegan_config(unpaired_root):
     return make
 
 
+# A tiny UNIT (the paper's objective: GAN 10, KL 0.1, VAE L1 100, cycle KL 0.1, cycle L1 100).
+TINY_UNIT = [
+    "model.name=unit",
+    "model.generator.name=unit",
+    "model.generator.params={ngf: 8, n_blocks: 2, n_shared_blocks: 1}",
+    "model.discriminator.name=unit",
+    "model.discriminator.params={ndf: 8, n_layers: 3}",
+    "model.gan_loss={name: vanilla, weight: 10}",
+    "model.discriminator_loss_weight=1.0",
+    "data.layout=unaligned",
+    "losses=[{name: vae_kl, weight: 0.1}, {name: vae_l1, weight: 100}, "
+    "{name: cycle_kl, weight: 0.1}, {name: cycle_l1, weight: 100}]",
+]
+
+
+@pytest.fixture
+def tiny_unit_config(unpaired_root):
+    """Builds a tiny UNIT config on the synthetic unpaired set, with extra overrides."""
+
+    def make(*overrides):
+        return config_lib.load(None, [f"data.root={unpaired_root}", *TINY, *TINY_UNIT, *overrides])
+
+    return make
+
+
 @pytest.fixture
 def tiny_config(paired_root):
     """Builds a tiny pix2pix config on the synthetic paired set, with extra overrides."""

@@ -50,7 +50,8 @@ class TranslationModel(keras.Model):
     Subclasses define `directions`, `provides` (the Translation fields they can fill), the
     `generator_variables` / `discriminator_variables` of each player and
     `loss_terms(real_a, real_b, training)`, which returns both players' per-example terms;
-    `train_step` and `test_step` are shared. Losses are reduced over the GLOBAL batch
+    `train_step` (both players from one forward pass) and `test_step` are shared, and a model
+    that updates its players in turn (UNIT) overrides `train_step`. Losses are reduced over the GLOBAL batch
     (`tf.nn.compute_average_loss`), so the gradients are right under any tf.distribute strategy.
     """
 
