@@ -14,6 +14,7 @@ untrained reference-size CycleGAN generator (ResNet-9, ngf 64, 256x256), which i
 choice of default reduction rests on.
 
     .venv/bin/python tools/gait_background.py [--steps 1000] [--gait-weights 630 30] [--runs DIR]
+        [--set optimizer.lr=1e-4]
 """
 
 import argparse
@@ -122,6 +123,8 @@ def main():
     parser.add_argument("--alpha", type=float, default=1.0)
     parser.add_argument("--dataset", choices=["stripes", "labels"], default="stripes")
     parser.add_argument("--runs", default=None, help="keep the runs here (default: a temp dir)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra config override for every run, e.g. optimizer.lr=1e-4")
     args = parser.parse_args()
 
     values = reduction_magnitudes()
@@ -135,13 +138,14 @@ def main():
     if args.dataset == "stripes" and not os.path.isdir(data_root):
         write_stripes(data_root, count=200, size=64)
     common = [f"train.steps_per_epoch={args.steps}", "train.n_epochs=1", "train.n_epochs_decay=0",
-              "train.save_every_epochs=1", f"data.root={data_root}"]
+              "train.save_every_epochs=1", f"data.root={data_root}"] + args.overrides
     cycle = "{name: cycle_l1, weight: 10}"
     variants = {"cycle_l1 10": [f"losses=[{cycle}]"]}
     for weight in args.gait_weights:
         gait = f"{{name: gait_sobel, weight: {weight}, params: {{alpha: {args.alpha}}}}}"
         variants[f"+ gait_sobel {weight:g} (alpha {args.alpha:g})"] = [f"losses=[{cycle}, {gait}]"]
-    print(f"\nCycleGAN, configs/cyclegan_synthetic.yaml, {args.dataset} set, {args.steps} steps, testA background:")
+    print(f"\nCycleGAN, configs/cyclegan_synthetic.yaml {' '.join(args.overrides)}, {args.dataset} set, "
+          f"{args.steps} steps, testA background:")
     print(f"  {'losses':34s} {'bg std of G(A)':>15s} {'|G(A) - truth|':>15s} {'seconds':>8s}")
     for i, (name, overrides) in enumerate(variants.items()):
         _, (spread, error), seconds = train(common + overrides, os.path.join(runs, f"{args.dataset}_run{i}"))
