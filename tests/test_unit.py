@@ -278,3 +278,20 @@ def test_unit_maps_config_has_the_paper_defaults():
         ("vae_kl", 0.1), ("vae_l1", 100.0), ("cycle_kl", 0.1), ("cycle_l1", 100.0)]
     assert (config.optimizer.lr, config.optimizer.beta_1, config.optimizer.beta_2) == (1e-4, 0.5, 0.999)
     assert (config.train.batch_size, config.data.layout) == (1, "unaligned")
+
+
+def test_unit_learns_the_synthetic_mapping_from_unpaired_data(tiny_unit_config, tmp_path):
+    # As the CycleGAN learning test: unpaired label maps and paintings, scored on held-out
+    # A images whose true B is known. 16 + 16 images, batch 2, 38 epochs = 304 steps, LR 1e-3.
+    config = tiny_unit_config("optimizer.lr=1e-3", "train.n_epochs=38", "train.n_epochs_decay=0",
+                              "train.sample_every_epochs=38")
+    a, truth = held_out_pairs(32, 32, seed=123)
+    trainer = Trainer(config, str(tmp_path / "run"), log=lambda _: None)
+    l1_before, contrast_before = translation_scores(trainer.model, a, truth)
+    trainer.fit()
+    l1_after, contrast_after = translation_scores(trainer.model, a, truth)
+    # Measured with train seeds 0-4: |G(A) - truth| 0.75 -> 0.20-0.36 and shape/background
+    # contrast 0.00 -> 0.60-0.91 (the truth's: 1.52). Without the GAN term (seed 0) the L1
+    # falls as far (0.28) but the output is one flat colour (contrast 0.06), hence both checks.
+    assert l1_after < 0.6 * l1_before, (l1_before, l1_after)
+    assert contrast_after > 0.5 > 10 * contrast_before, (contrast_before, contrast_after)
