@@ -2,6 +2,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from tfi2i import config as config_lib, factory  # noqa: E402
@@ -95,3 +96,11 @@ def built_model(config):
     model.compile(factory.build_optimizer(config, 8), factory.build_optimizer(config, 8))
     model.build_optimizers()
     return model
+
+
+def assert_unchanged(model, action):
+    """Runs `action` and checks that it changed no variable of `model`."""
+    before = [v.numpy().copy() for v in model.variables]
+    action()
+    for v, b in zip(model.variables, before, strict=True):
+        np.testing.assert_array_equal(v.numpy(), b, err_msg=v.path)

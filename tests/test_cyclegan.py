@@ -6,11 +6,11 @@ import tensorflow as tf
 
 from tfi2i import config as config_lib
 from tfi2i.data import folders, pipeline, synthetic
-from tests.conftest import built_model
+from tests.conftest import assert_unchanged, built_model
 from tfi2i.errors import Tfi2iError
 from tfi2i.training.trainer import Trainer
 
-from tests.test_training import SignalAtStep, variables
+from tests.test_training import assert_same_state, straight_and_stopped
 
 CONFIGS = os.path.join(os.path.dirname(__file__), os.pardir, "configs")
 
@@ -97,10 +97,7 @@ def test_unknown_model_param_is_named(tiny_cyclegan_config):
 def test_test_step_updates_nothing_not_even_the_pools(tiny_cyclegan_config):
     config = tiny_cyclegan_config()
     model = built_model(config)
-    before = [v.numpy().copy() for v in model.variables]
-    model.test_step(first_batch(config))
-    for v, b in zip(model.variables, before):
-        np.testing.assert_array_equal(v.numpy(), b)
+    assert_unchanged(model, lambda: model.test_step(first_batch(config)))
 
 
 def test_training_fills_the_pools(tiny_cyclegan_config):
@@ -135,22 +132,14 @@ def test_interrupted_and_resumed_cyclegan_equals_an_uninterrupted_run(tiny_cycle
     # 8 steps an epoch (16 A and 16 B images, batch 2), 3 epochs; the pools (3 images each)
     # are full after two steps and swap from then on, so the resumed run must restore them.
     config = tiny_cyclegan_config("train.n_epochs=2", "train.n_epochs_decay=1")
-    silent = lambda _: None  # noqa: E731
-    straight = Trainer(config, str(tmp_path / "straight"), log=silent)
-    straight.fit()
-
-    run_dir = str(tmp_path / "stopped")
-    result = Trainer(config, run_dir, log=silent).fit(extra_callbacks=[SignalAtStep(13)])
-    assert result.interrupted_by == "SIGTERM" and 13 <= result.step < 24
-    resumed = Trainer(config, run_dir, log=silent)
+    straight, resumed = straight_and_stopped(config, tmp_path, stop_at=13)
     pool_at_stop = resumed.model.pool_b.images.numpy()
     assert int(resumed.model.pool_b.count.numpy()) == 3 and np.abs(pool_at_stop).sum() > 0
     resumed.fit()
 
     assert resumed.step == straight.step == 24
     np.testing.assert_allclose(resumed.model.pool_a.images.numpy(), straight.model.pool_a.images.numpy(), atol=1e-6)
-    for a, b in zip(variables(straight), variables(resumed), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert_same_state(straight, resumed)
 
 
 def test_horse2zebra_config_has_the_reference_defaults():

@@ -52,6 +52,24 @@ def variables(trainer):
     ]
 
 
+def straight_and_stopped(config, tmp_path, stop_at):
+    """A run trained straight through, and one stopped by SIGTERM at step `stop_at` and
+    reopened (not yet continued), so a test can look at the state it resumes from."""
+    silent = lambda _: None  # noqa: E731
+    straight = Trainer(config, str(tmp_path / "straight"), log=silent)
+    straight.fit()
+    run_dir = str(tmp_path / "stopped")
+    result = Trainer(config, run_dir, log=silent).fit(extra_callbacks=[SignalAtStep(stop_at)])
+    assert result.interrupted_by == "SIGTERM" and stop_at <= result.step < straight.step
+    return straight, Trainer(config, run_dir, log=silent)
+
+
+def assert_same_state(trainer, other):
+    """Every model variable and optimizer slot of the two runs is equal within float tolerance."""
+    for a, b in zip(variables(trainer), variables(other), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tiny_config, tmp_path):
     # 8 steps an epoch; 3 epochs with the LR decaying in the last, dropout in G, BN in both.
     config = tiny_config("train.n_epochs=2", "train.n_epochs_decay=1")
@@ -73,8 +91,7 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tiny_config, tm
     assert resumed.step == straight.step == 24
     assert float(resumed.model.generator_optimizer.learning_rate) == pytest.approx(
         float(straight.model.generator_optimizer.learning_rate))
-    for a, b in zip(variables(straight), variables(resumed), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert_same_state(straight, resumed)
 
 
 def test_unreadable_newest_checkpoint_falls_back_to_an_older_one(tiny_config, tmp_path):

@@ -8,9 +8,9 @@ from tfi2i import config as config_lib, registry
 from tfi2i.errors import Tfi2iError
 from tfi2i.losses import Translation
 from tfi2i.training.trainer import Trainer
-from tests.conftest import built_model
+from tests.conftest import assert_unchanged, built_model
 from tests.test_cyclegan import CONFIGS, first_batch, held_out_pairs, translation_scores
-from tests.test_training import SignalAtStep, variables
+from tests.test_training import assert_same_state, straight_and_stopped
 
 NO_CYCLE = "losses=[{name: vae_kl, weight: 0.1}, {name: vae_l1, weight: 100}]"
 
@@ -227,10 +227,7 @@ def test_discriminators_step_first_and_the_generators_step_against_them(tiny_uni
 def test_test_step_updates_nothing(tiny_unit_config):
     config = tiny_unit_config()
     model = built_model(config)
-    before = [v.numpy().copy() for v in model.variables]
-    model.test_step(first_batch(config))
-    for v, b in zip(model.variables, before):
-        np.testing.assert_array_equal(v.numpy(), b)
+    assert_unchanged(model, lambda: model.test_step(first_batch(config)))
 
 
 def test_sample_columns_per_direction(tiny_unit_config):
@@ -253,17 +250,10 @@ def test_interrupted_and_resumed_unit_equals_an_uninterrupted_run(tiny_unit_conf
     # 8 steps an epoch, 3 epochs; the latent noise comes from the model's seed generator,
     # which the checkpoint must restore for the resumed run to draw the same noise.
     config = tiny_unit_config("train.n_epochs=2", "train.n_epochs_decay=1")
-    silent = lambda _: None  # noqa: E731
-    straight = Trainer(config, str(tmp_path / "straight"), log=silent)
-    straight.fit()
-    run_dir = str(tmp_path / "stopped")
-    result = Trainer(config, run_dir, log=silent).fit(extra_callbacks=[SignalAtStep(13)])
-    assert result.interrupted_by == "SIGTERM" and 13 <= result.step < 24
-    resumed = Trainer(config, run_dir, log=silent)
+    straight, resumed = straight_and_stopped(config, tmp_path, stop_at=13)
     resumed.fit()
     assert resumed.step == straight.step == 24
-    for a, b in zip(variables(straight), variables(resumed), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert_same_state(straight, resumed)
 
 
 def test_unit_maps_config_has_the_paper_defaults():

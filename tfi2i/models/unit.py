@@ -33,8 +33,14 @@ class UNIT(TranslationModel):
                 "model 'unit' needs a shared-latent generator with encoders and decoders per domain; "
                 "set model.generator.name=unit"
             )
-        self.discriminator_a = parts.make_discriminator(parts.input_nc, name="discriminator_a")
-        self.discriminator_b = parts.make_discriminator(parts.output_nc, name="discriminator_b")
+        self.discriminator_a, self.discriminator_b = self.build_discriminators(parts)
+
+    def build_discriminators(self, parts):
+        """D_a and D_b. The seam for the paper's domain adaptation variant: a subclass returns
+        two discriminators with tied high layers (built as the VAE shares its blocks) and adds
+        its classifier's term in `discriminator_loss_terms`."""
+        return (parts.make_discriminator(parts.input_nc, name="discriminator_a"),
+                parts.make_discriminator(parts.output_nc, name="discriminator_b"))
 
     @property
     def generator_variables(self):
