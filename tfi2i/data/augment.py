@@ -12,7 +12,12 @@ from tfi2i.config import CROPPING_MODES
 
 def decode(path, channels):
     """Reads a PNG/JPEG/BMP/GIF (first frame) as float32 [H, W, channels] in [0, 255]."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    return decode_bytes(tf.io.read_file(path), channels)
+
+
+def decode_bytes(data, channels):
+    """decode() of a file's bytes: training and exported models read images the same way."""
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
     image = tf.cast(image, tf.float32)
     if channels == 1:
         image = tf.image.rgb_to_grayscale(image)

@@ -119,6 +119,18 @@ class TranslationModel(keras.Model):
         # Listing the trackers lets Keras reset them at each epoch.
         return list(self.trackers.values())
 
+    def translator(self, direction):
+        """A Keras model mapping images of one direction's source domain to its output domain:
+        what is exported and served."""
+        raise NotImplementedError
+
+    def check_direction(self, direction):
+        if direction not in self.directions:
+            raise Tfi2iError(
+                f"model '{type(self).__name__}' translates only {', '.join(self.directions)}, not {direction}; "
+                f"pick one of those"
+            )
+
     @property
     def generator_variables(self):
         raise NotImplementedError

@@ -54,6 +54,10 @@ class CycleGAN(TranslationModel):
     def call(self, images, training=False):
         return self.generator_a2b(images, training=training)
 
+    def translator(self, direction):
+        self.check_direction(direction)
+        return self._direction(direction)[0]
+
     def _direction(self, direction):
         """(generator, generator back, discriminator of the output domain, its pool)."""
         if direction == "a2b":

@@ -34,6 +34,10 @@ class Pix2Pix(TranslationModel):
     def call(self, images, training=False):
         return self.generator(images, training=training)
 
+    def translator(self, direction):
+        self.check_direction(direction)
+        return self.generator
+
     def loss_terms(self, real_a, real_b, training):
         # 1. Translate A to B.
         fake_b = self.generator(real_a, training=training)

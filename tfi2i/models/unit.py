@@ -53,6 +53,14 @@ class UNIT(TranslationModel):
     def call(self, images, training=False):
         return self.vae.decode(self.vae.encode(images, "a", training), "b", training)
 
+    def translator(self, direction):
+        """E of the source domain and G of the output domain, joined through the latent mean."""
+        self.check_direction(direction)
+        own, other, _ = self._direction(direction)
+        encoder, generator = self.vae.encoders[own], self.vae.generators[other]
+        images = keras.Input(shape=encoder.input_shape[1:], name="image")
+        return keras.Model(images, generator(encoder(images)), name=f"unit_{direction}")
+
     def _direction(self, direction):
         """(source domain, output domain, discriminator of the output domain)."""
         if direction == "a2b":

@@ -36,7 +36,7 @@ def saved_config(run_dir, overrides=()):
     """The config a run was started with, plus overrides (for --resume RUN_DIR)."""
     path = config_path(run_dir)
     if not os.path.isfile(path):
-        raise Tfi2iError(f"'{run_dir}' holds no {CONFIG_FILE}, so it is no tfi2i run; check the --resume path")
+        raise Tfi2iError(f"'{run_dir}' holds no {CONFIG_FILE}, so it is no tfi2i run; check the run directory's path")
     return config_lib.load(path, overrides)
 
 
