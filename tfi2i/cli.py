@@ -87,6 +87,26 @@ def synth(kind, out, count, size, seed):
     click.echo(f"wrote {kind} synthetic dataset to {out}")
 
 
+@cli.command("export")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--out", "base", type=click.Path(file_okay=False), required=True,
+              help="Model base folder; the export goes to OUT/<name>/<version>/ (TF Serving's layout).")
+@click.option("--direction", type=click.Choice(["a2b", "b2a"]), default="a2b", show_default=True)
+@click.option("--version", type=click.IntRange(min=1), help="Version folder [default: the next free one].")
+@click.option("--checkpoint", default="latest", show_default=True, help="'latest' or a checkpoint's step.")
+@click.option("--name", help="Model name [default: <run dir name>_<direction>].")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=4096 * 4096, show_default=True,
+              help="Larger input images are refused before decoding.")
+def export_command(run_dir, base, direction, version, checkpoint, name, max_pixels):
+    """Export one direction of a trained run as a SavedModel that TF Serving loads."""
+    from tfi2i import export
+
+    if checkpoint != "latest" and not checkpoint.isdigit():
+        raise Tfi2iError(f"--checkpoint must be 'latest' or a step number, got '{checkpoint}'")
+    path = export.export(run_dir, base, direction, version, checkpoint, name, max_pixels)
+    click.echo(f"exported {direction} to {path}")
+
+
 @cli.command()
 def plugins():
     """List every registered entry: group, name, providing distribution."""
