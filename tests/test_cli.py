@@ -103,3 +103,21 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(paired_root, tmp_path):
     assert resumed.exit_code == 0, resumed.output
     assert f"(step {step}," in resumed.output
     assert f"done: step {(epochs + 1) * 8}, epoch {epochs + 1}" in resumed.output
+
+
+def test_export_writes_a_version_and_names_bad_arguments_in_one_line(paired_root, tmp_path):
+    run_dir, base = tmp_path / "run", tmp_path / "models"
+    assert CliRunner().invoke(cli, tiny_args(paired_root, run_dir)).exit_code == 0
+    result = subprocess.run([TFI2I, "export", str(run_dir), "--out", str(base)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"exported a2b to {base / 'run_a2b' / '1'}"
+    assert (base / "run_a2b" / "1" / "saved_model.pb").is_file()
+    for args, message in [
+        (["--checkpoint", "99"], "has no checkpoint of step 99; use --checkpoint latest or one of 8, 16"),
+        (["--direction", "b2a"], "translates only a2b, not b2a"),
+        (["--version", "1"], "exists already; leave out --version"),
+    ]:
+        result = subprocess.run([TFI2I, "export", str(run_dir), "--out", str(base), *args], capture_output=True,
+                                text=True)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith("error: ") and message in result.stderr
