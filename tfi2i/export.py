@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from tfi2i import __version__, config as config_lib, factory, serving
 from tfi2i.errors import Tfi2iError
-from tfi2i.training import run_dir as run_dir_lib
+from tfi2i.training import checkpoints, run_dir as run_dir_lib
 
 DEFAULT_MAX_PIXELS = 4096 * 4096
 METADATA_FILE = "tfi2i.json"
@@ -27,11 +27,9 @@ METADATA_FILE = "tfi2i.json"
 def restore_model(run_dir, checkpoint="latest"):
     """(config, model with the checkpoint's weights, step) of a training run."""
     config = run_dir_lib.saved_config(run_dir)
-    checkpoints = tf.train.get_checkpoint_state(os.path.join(run_dir, "checkpoints"))
-    paths = list(checkpoints.all_model_checkpoint_paths) if checkpoints else []
-    if not paths:
+    steps = checkpoints.saved_steps(run_dir)
+    if not steps:
         raise Tfi2iError(f"run '{run_dir}' has no checkpoint yet; train it first (tfi2i train --resume {run_dir})")
-    steps = {int(path.rsplit("-", 1)[1]): path for path in paths}
     step = max(steps) if checkpoint == "latest" else int(checkpoint)
     if step not in steps:
         raise Tfi2iError(
@@ -39,14 +37,7 @@ def restore_model(run_dir, checkpoint="latest"):
             f"use --checkpoint latest or one of {', '.join(map(str, sorted(steps)))}"
         )
     model = factory.build_model(config)
-    # Same list of variables as the trainer saves; the optimizer slots are left out.
-    status = tf.train.Checkpoint(variables=list(model.variables)).restore(steps[step])
-    try:
-        status.assert_existing_objects_matched()
-    except AssertionError as error:
-        raise Tfi2iError(f"checkpoint '{steps[step]}' does not fit the model of {run_dir}/config.yaml: {error}"
-                         ) from None
-    status.expect_partial()
+    checkpoints.restore_weights(model, steps[step])
     return config, model, step
 
 

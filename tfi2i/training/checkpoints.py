@@ -6,17 +6,45 @@ index file atomically, so a kill mid-write leaves the index on the previous chec
 `restore_latest` also falls back to an older checkpoint if the newest cannot be read.
 """
 
+import os
+
 import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
 
 
+def directory(run_dir):
+    """Where a run keeps its checkpoints."""
+    return os.path.join(run_dir, "checkpoints")
+
+
+def _layout(model, **optimizers):
+    # model.variables lists the Keras SeedGenerator states too (dropout, noise), which
+    # tracking the model object alone would miss; keeping them makes resume exact.
+    return tf.train.Checkpoint(variables=list(model.variables), **optimizers)
+
+
+def saved_steps(run_dir):
+    """{step: checkpoint path} of every checkpoint a run holds."""
+    state = tf.train.get_checkpoint_state(directory(run_dir))
+    paths = state.all_model_checkpoint_paths if state else []
+    return {int(path.rsplit("-", 1)[1]): path for path in paths}
+
+
+def restore_weights(model, path):
+    """Loads a run checkpoint's model variables into `model`, leaving the optimizer slots out."""
+    status = _layout(model).restore(path)
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as error:
+        raise Tfi2iError(f"checkpoint '{path}' does not fit this model: {error}") from None
+    status.expect_partial()
+
+
 class RunCheckpoint:
     def __init__(self, directory, model, max_to_keep=3):
         self.model = model
-        # model.variables lists the Keras SeedGenerator states too (dropout, noise), which
-        # tracking the model object alone would miss; keeping them makes resume exact.
-        self.checkpoint = tf.train.Checkpoint(variables=list(model.variables), **model.optimizers)
+        self.checkpoint = _layout(model, **model.optimizers)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
 
     @property

@@ -15,8 +15,7 @@ import tensorflow as tf
 from tfi2i import factory
 from tfi2i.data import folders, pipeline, synthetic
 from tfi2i.errors import Tfi2iError
-from tfi2i.training import callbacks, run_dir as run_dir_lib
-from tfi2i.training.checkpoints import RunCheckpoint
+from tfi2i.training import callbacks, checkpoints, run_dir as run_dir_lib
 
 
 @dataclasses.dataclass
@@ -83,7 +82,8 @@ class Trainer:
                 jit_compile=train.jit_compile,
             )
             self.model.build_optimizers()
-        self.checkpoint = RunCheckpoint(os.path.join(run_dir, "checkpoints"), self.model, train.keep_checkpoints)
+        self.checkpoint = checkpoints.RunCheckpoint(
+            checkpoints.directory(run_dir), self.model, train.keep_checkpoints)
         restored = self.checkpoint.restore_latest(warn=log)
         if restored:
             log(f"resuming from {restored} (step {self.step}, epoch {self.step // self.steps_per_epoch + 1})")
