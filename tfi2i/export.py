@@ -41,13 +41,20 @@ def restore_model(run_dir, checkpoint="latest"):
     return config, model, step
 
 
+def _downsampling_convolutions(network):
+    for layer in network.layers:
+        layer = getattr(layer, "layer", layer)  # look through SpectralNormalization
+        if hasattr(layer, "layers"):  # a nested model, e.g. UNIT's encoder inside its translator
+            yield from _downsampling_convolutions(layer)
+        elif isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose):
+            yield layer
+
+
 def required_multiple(network):
     """The factor a network downsamples by: the product of its convolutions' strides."""
     multiple = 1
-    for layer in network._flatten_layers(include_self=False):
-        layer = getattr(layer, "layer", layer)  # look through SpectralNormalization
-        if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose):
-            multiple *= layer.strides[0]
+    for layer in _downsampling_convolutions(network):
+        multiple *= layer.strides[0]
     return multiple
 
 
@@ -100,9 +107,7 @@ def export(run_dir, base, direction="a2b", version=None, checkpoint="latest", na
     """Writes BASE/<name>/<version>/ and returns that path."""
     config, model, step = restore_model(run_dir, checkpoint)
     translator = model.translator(direction)
-    channels = (config.data.input_nc, config.data.output_nc)
-    if direction == "b2a":
-        channels = channels[::-1]
+    channels = (translator.input_shape[-1], translator.output_shape[-1])
     name = name or f"{os.path.basename(os.path.normpath(run_dir))}_{direction}"
     model_dir = os.path.join(base, name)
     version = version or next_version(model_dir)
