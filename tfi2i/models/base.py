@@ -100,6 +100,11 @@ class TranslationModel(keras.Model):
         # GAN-loss plugins need not subclass GANLoss; only those that say so get a penalty term.
         return getattr(self.gan_loss, "has_penalty", False)
 
+    def streams(self, real_a, real_b):
+        """(direction, source, real image of the output domain) for each direction."""
+        pairs = {"a2b": (real_a, real_b), "b2a": (real_b, real_a)}
+        return [(direction, *pairs[direction]) for direction in self.directions]
+
     def loss_key(self, name, direction):
         return name if len(self.directions) == 1 else f"{name}_{direction}"
 

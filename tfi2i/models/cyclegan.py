@@ -78,7 +78,7 @@ class CycleGAN(TranslationModel):
 
     def loss_terms(self, real_a, real_b, training):
         g_terms, d_terms = {}, {}
-        for direction, source, output_real in (("a2b", real_a, real_b), ("b2a", real_b, real_a)):
+        for direction, source, output_real in self.streams(real_a, real_b):
             _, _, discriminator, pool = self._direction(direction)
             # 1. Translate, translate back, and map an output-domain image (identity).
             t = self.translate(source, output_real, direction, training)
@@ -103,7 +103,7 @@ class CycleGAN(TranslationModel):
         """A | G(A) | F(G(A)) | B | F(B) | G(F(B)) for the sample grids."""
         real_a, real_b = batch
         columns = []
-        for direction, source in (("a2b", real_a), ("b2a", real_b)):
+        for direction, source, _ in self.streams(real_a, real_b):
             generator, generator_back, _, _ = self._direction(direction)
             translated = generator(source, training=False)
             columns += [source, translated, generator_back(translated, training=False)]

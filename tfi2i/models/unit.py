@@ -51,7 +51,7 @@ class UNIT(TranslationModel):
         return self.discriminator_a.trainable_variables + self.discriminator_b.trainable_variables
 
     def call(self, images, training=False):
-        return self.vae.decode(self.vae.encode(images, "a", training), "b", training)
+        return self.vae(images, training=training)
 
     def translator(self, direction):
         """E of the source domain and G of the output domain, joined through the latent mean."""
@@ -73,12 +73,17 @@ class UNIT(TranslationModel):
             return mean
         return mean + keras.random.normal(tf.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
 
-    def translate(self, source, output_real, direction, training):
-        """One direction's Translation, with the optional streams the configured losses use."""
+    def encode_and_translate(self, source, direction, training):
+        """(latent mean, sampled z, translation G_out(z)) of one direction."""
         own, other, _ = self._direction(direction)
         latent = self.vae.encode(source, own, training)
         z = self.sample_latent(latent, training)
-        translated = self.vae.decode(z, other, training)
+        return latent, z, self.vae.decode(z, other, training)
+
+    def translate(self, source, output_real, direction, training):
+        """One direction's Translation, with the optional streams the configured losses use."""
+        own, other, _ = self._direction(direction)
+        latent, z, translated = self.encode_and_translate(source, direction, training)
         autoencoded = self.vae.decode(z, own, training) if self.uses("autoencoded") else None
         reconstructed = cycle_latent = None
         if self.uses("reconstructed") or self.uses("cycle_latent"):
@@ -93,9 +98,6 @@ class UNIT(TranslationModel):
             latent=latent,
             cycle_latent=cycle_latent,
         )
-
-    def _streams(self, real_a, real_b):
-        return (("a2b", real_a, real_b), ("b2a", real_b, real_a))
 
     def generator_terms(self, translations, training):
         """Per direction: D of the output domain should judge G's translation real, and the
@@ -122,8 +124,12 @@ class UNIT(TranslationModel):
             ))
         return terms
 
+    def translations(self, real_a, real_b, training):
+        """{direction: Translation} for both directions."""
+        return {d: self.translate(x, y, d, training) for d, x, y in self.streams(real_a, real_b)}
+
     def loss_terms(self, real_a, real_b, training):
-        translations = {d: self.translate(x, y, d, training) for d, x, y in self._streams(real_a, real_b)}
+        translations = self.translations(real_a, real_b, training)
         fakes = {d: t.translated for d, t in translations.items()}
         reals = {d: t.output_real for d, t in translations.items()}
         return self.generator_terms(translations, training), self.discriminator_loss_terms(fakes, reals, training)
@@ -132,18 +138,16 @@ class UNIT(TranslationModel):
         real_a, real_b = data
         # 1. Discriminator step, encoders and generators fixed: only the translations are needed.
         fakes, reals = {}, {}
-        for direction, source, output_real in self._streams(real_a, real_b):
-            own, other, _ = self._direction(direction)
-            z = self.sample_latent(self.vae.encode(source, own, training=True), training=True)
-            fakes[direction], reals[direction] = self.vae.decode(z, other, training=True), output_real
+        for direction, source, output_real in self.streams(real_a, real_b):
+            _, _, fakes[direction] = self.encode_and_translate(source, direction, training=True)
+            reals[direction] = output_real
         with tf.GradientTape() as tape:
             d_terms = self.discriminator_loss_terms(fakes, reals, training=True)
             d_loss = self.reduce(d_terms)
         self.update(tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
         # 2. Encoder/generator step against the updated discriminators.
         with tf.GradientTape() as tape:
-            translations = {d: self.translate(x, y, d, True) for d, x, y in self._streams(real_a, real_b)}
-            g_terms = self.generator_terms(translations, training=True)
+            g_terms = self.generator_terms(self.translations(real_a, real_b, training=True), training=True)
             g_loss = self.reduce(g_terms)
         self.update(tape, g_loss, self.generator_variables, self.generator_optimizer)
         return self.track(g_terms, d_terms)
@@ -152,10 +156,9 @@ class UNIT(TranslationModel):
         """Per direction: x | reconstruction | translation | cycle, through the latent means."""
         real_a, real_b = batch
         columns = []
-        for direction, source in (("a2b", real_a), ("b2a", real_b)):
+        for direction, source, _ in self.streams(real_a, real_b):
             own, other, _ = self._direction(direction)
-            latent = self.vae.encode(source, own)
-            translated = self.vae.decode(latent, other)
+            latent, _, translated = self.encode_and_translate(source, direction, training=False)
             cycle = self.vae.decode(self.vae.encode(translated, other), own)
             columns += [source, self.vae.decode(latent, own), translated, cycle]
         return columns
