@@ -7,9 +7,8 @@ import tensorflow as tf
 from tfi2i import config as config_lib, registry
 from tfi2i.errors import Tfi2iError
 from tfi2i.losses import Translation
-from tfi2i.training.trainer import Trainer
 from tests.conftest import assert_unchanged, built_model
-from tests.test_cyclegan import CONFIGS, first_batch, held_out_pairs, translation_scores
+from tests.test_cyclegan import CONFIGS, first_batch, scores_before_and_after_training
 from tests.test_training import assert_same_state, straight_and_stopped
 
 NO_CYCLE = "losses=[{name: vae_kl, weight: 0.1}, {name: vae_l1, weight: 100}]"
@@ -275,11 +274,8 @@ def test_unit_learns_the_synthetic_mapping_from_unpaired_data(tiny_unit_config, 
     # A images whose true B is known. 16 + 16 images, batch 2, 38 epochs = 304 steps, LR 1e-3.
     config = tiny_unit_config("optimizer.lr=1e-3", "train.n_epochs=38", "train.n_epochs_decay=0",
                               "train.sample_every_epochs=38")
-    a, truth = held_out_pairs(32, 32, seed=123)
-    trainer = Trainer(config, str(tmp_path / "run"), log=lambda _: None)
-    l1_before, contrast_before = translation_scores(trainer.model, a, truth)
-    trainer.fit()
-    l1_after, contrast_after = translation_scores(trainer.model, a, truth)
+    (l1_before, contrast_before), (l1_after, contrast_after) = scores_before_and_after_training(
+        config, str(tmp_path / "run"))
     # Measured with train seeds 0-4: |G(A) - truth| 0.75 -> 0.20-0.36 and shape/background
     # contrast 0.00 -> 0.60-0.91 (the truth's: 1.52). Without the GAN term (seed 0) the L1
     # falls as far (0.28) but the output is one flat colour (contrast 0.06), hence both checks.
