@@ -7,6 +7,7 @@ import pytest  # noqa: E402
 
 from tfi2i import config as config_lib, factory  # noqa: E402
 from tfi2i.data import synthetic  # noqa: E402
+from tfi2i.training.trainer import Trainer  # noqa: E402
 
 # Tiny networks on 32x32 images: enough to exercise every code path in seconds.
 TINY = [
@@ -104,3 +105,28 @@ def assert_unchanged(model, action):
     action()
     for v, b in zip(model.variables, before, strict=True):
         np.testing.assert_array_equal(v.numpy(), b, err_msg=v.path)
+
+
+# One trained (2 steps) run of every model, for the export and translate tests.
+TRAINED_RUNS = {
+    # U-Net depth 5 at crop 32: inputs padded to multiples of 32.
+    "pix2pix": ("paired_root", []),
+    "cyclegan": ("unpaired_root", TINY_CYCLEGAN),
+    # 3-channel A, 1-channel B: the b2a direction reads grayscale images.
+    "unit": ("unpaired_root", [*TINY_UNIT, "data.output_nc=1"]),
+}
+
+
+@pytest.fixture(scope="session")
+def runs(request, tmp_path_factory):
+    """{model name: (run directory, trained model)} of every model in TRAINED_RUNS."""
+    made = {}
+    for name, (root_fixture, overrides) in TRAINED_RUNS.items():
+        root = request.getfixturevalue(root_fixture)
+        short = ["train.steps_per_epoch=2", "train.n_epochs=1", "train.n_epochs_decay=0"]
+        config = config_lib.load(None, [f"data.root={root}", *TINY, *overrides, *short])
+        run_dir = str(tmp_path_factory.mktemp("runs") / name)
+        trainer = Trainer(config, run_dir, log=lambda _: None)
+        trainer.fit()
+        made[name] = (run_dir, trainer.model)
+    return made

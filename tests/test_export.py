@@ -12,63 +12,7 @@ from PIL import Image
 
 from tfi2i import config as config_lib, export, serving
 from tfi2i.errors import Tfi2iError
-from tfi2i.training.trainer import Trainer
-from tests.conftest import TINY, TINY_CYCLEGAN, TINY_UNIT
-
-SHORT = ["train.steps_per_epoch=2", "train.n_epochs=1", "train.n_epochs_decay=0"]
-RUNS = {
-    # U-Net depth 5 at crop 32: inputs padded to multiples of 32.
-    "pix2pix": ("paired_root", []),
-    "cyclegan": ("unpaired_root", TINY_CYCLEGAN),
-    # 3-channel A, 1-channel B: the b2a export reads grayscale images.
-    "unit": ("unpaired_root", [*TINY_UNIT, "data.output_nc=1"]),
-}
-
-
-@pytest.fixture(scope="module")
-def runs(request, tmp_path_factory):
-    """A trained (2 steps) run directory of every model."""
-    made = {}
-    for name, (root_fixture, overrides) in RUNS.items():
-        root = request.getfixturevalue(root_fixture)
-        config = config_lib.load(None, [f"data.root={root}", *TINY, *overrides, *SHORT])
-        run_dir = str(tmp_path_factory.mktemp("runs") / name)
-        trainer = Trainer(config, run_dir, log=lambda _: None)
-        trainer.fit()
-        made[name] = (run_dir, trainer.model)
-    return made
-
-
-def png_bytes(pixels):
-    buffer = io.BytesIO()
-    Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def random_pixels(height, width, channels, seed=0):
-    return np.random.default_rng(seed).integers(0, 256, (height, width, channels), dtype=np.uint8)
-
-
-def mirror_to(images, axis, target):
-    """np.pad 'reflect' repeated until `target` (one pixel: repeated), as serving pads."""
-    while images.shape[axis] < target:
-        size = images.shape[axis]
-        pad = [(0, 0)] * 4
-        pad[axis] = (0, min(target - size, max(size - 1, 1)))
-        images = np.pad(images, pad, mode="reflect" if size > 1 else "symmetric")
-    return images
-
-
-def in_process(model, direction, images):
-    """The Keras translator on mirror-padded images, cropped back: what the export must give."""
-    translator = model.translator(direction)
-    multiple = export.required_multiple(translator)
-    smallest = export.smallest_input(translator, multiple, images.shape[-1])
-    height, width = images.shape[1:3]
-    target = lambda n: -(-max(n, smallest) // multiple) * multiple  # noqa: E731
-    padded = mirror_to(mirror_to(images, 1, target(height)), 2, target(width))
-    return translator(padded).numpy()[:, :height, :width]
-
+from tests.images import as_png_levels, in_process, png_bytes, random_pixels
 
 FRESH_PROCESS = """
 import sys, numpy as np, tensorflow as tf
@@ -100,7 +44,7 @@ def test_export_loaded_in_a_fresh_process_equals_the_keras_generator(runs, tmp_p
     # The bytes path: decoded as training decodes, translated, rounded to 8 bits.
     expected = in_process(model, direction, pixels[None].astype(np.float32) / 127.5 - 1.0)
     np.testing.assert_allclose(result["image"], expected, atol=1e-5)
-    expected_png = np.clip(np.round((expected[0] + 1.0) * 127.5), 0, 255)
+    expected_png = as_png_levels(expected[0])
     assert result["png"].shape == expected_png.shape
     assert np.abs(result["png"].astype(np.float32) - expected_png).max() <= 1
 
@@ -120,7 +64,7 @@ def test_tf_serving_layout_versions_and_metadata(runs, tmp_path):
     assert metadata == {
         "model": "cyclegan", "direction": "b2a", "input_channels": 3, "output_channels": 3, "size_multiple": 4,
         "smallest_size": 8,
-        "max_pixels": export.DEFAULT_MAX_PIXELS, "step": 2, "config_sha256": export.config_hash(config),
+        "max_pixels": serving.DEFAULT_MAX_PIXELS, "step": 2, "config_sha256": export.config_hash(config),
         "tfi2i_version": metadata["tfi2i_version"],
     }
     with pytest.raises(Tfi2iError, match="exists already"):
@@ -173,7 +117,7 @@ def test_rest_body_with_b64_images(runs, tmp_path):
     for prediction, want in zip(response["predictions"], expected, strict=True):
         image = np.asarray(Image.open(io.BytesIO(base64.b64decode(prediction["image_bytes"]["b64"]))))
         assert image.shape == (31, 45, 3)
-        assert np.abs(image - np.clip(np.round((want + 1.0) * 127.5), 0, 255)).max() <= 1
+        assert np.abs(image - as_png_levels(want)).max() <= 1
         np.testing.assert_allclose(prediction["image"], want, atol=1e-5)
 
 

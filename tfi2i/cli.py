@@ -10,6 +10,8 @@ import click  # noqa: E402
 from tfi2i import __version__  # noqa: E402
 from tfi2i.errors import Tfi2iError  # noqa: E402
 
+MAX_PIXELS = 4096 * 4096  # serving.DEFAULT_MAX_PIXELS, spelled out: importing serving loads TensorFlow
+
 
 class _Group(click.Group):
     """Prints a Tfi2iError as one line and exits with code 2, no traceback."""
@@ -95,7 +97,7 @@ def synth(kind, out, count, size, seed):
 @click.option("--version", type=click.IntRange(min=1), help="Version folder [default: the next free one].")
 @click.option("--checkpoint", default="latest", show_default=True, help="'latest' or a checkpoint's step.")
 @click.option("--name", help="Model name [default: <run dir name>_<direction>].")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=4096 * 4096, show_default=True,
+@click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True,
               help="Larger input images are refused before decoding.")
 def export_command(run_dir, base, direction, version, checkpoint, name, max_pixels):
     """Export one direction of a trained run as a SavedModel that TF Serving loads."""
@@ -105,6 +107,40 @@ def export_command(run_dir, base, direction, version, checkpoint, name, max_pixe
         raise Tfi2iError(f"--checkpoint must be 'latest' or a step number, got '{checkpoint}'")
     path = export.export(run_dir, base, direction, version, checkpoint, name, max_pixels)
     click.echo(f"exported {direction} to {path}")
+
+
+@cli.command("translate")
+@click.option("--model", "model_path", type=click.Path(file_okay=False), required=True,
+              help="An export (version folder or model folder) or a training run directory.")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Output folder; input sub-folders are mirrored, names kept with a .png suffix.")
+@click.option("--direction", type=click.Choice(["a2b", "b2a"]),
+              help="For a run: the direction to translate [default: a2b]. An export has its own.")
+@click.option("--checkpoint", default="latest", show_default=True, help="For a run: 'latest' or a step.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Images of one size translated together.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True,
+              help="Larger input images are skipped before decoding.")
+def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_size, max_pixels):
+    """Translate image files or folders (INPUTS) with an exported or trained model."""
+    from tfi2i import translate_files, translators
+
+    if checkpoint != "latest" and not checkpoint.isdigit():
+        raise Tfi2iError(f"--checkpoint must be 'latest' or a step number, got '{checkpoint}'")
+    jobs = translate_files.plan(inputs, out_dir)
+    translator = translators.load(model_path, direction, checkpoint)
+    click.echo(f"translating {len(jobs)} images {translator.direction} with {translator.source}", err=True)
+    with click.progressbar(length=len(jobs), label="translating", file=sys.stderr) as bar:
+        outcome = translate_files.translate(
+            translator, jobs, batch_size, max_pixels, on_done=bar.update,
+            warn=lambda line: click.echo(f"\n{line}", err=True))
+    if outcome.skipped:
+        raise Tfi2iError(
+            f"{len(outcome.skipped)} of {len(jobs)} inputs were skipped (see the warnings above); "
+            f"the other {outcome.written} are in {out_dir}"
+        )
+    click.echo(f"wrote {outcome.written} images to {out_dir}")
 
 
 @cli.command()

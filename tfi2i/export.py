@@ -20,7 +20,6 @@ from tfi2i import __version__, config as config_lib, factory, serving
 from tfi2i.errors import Tfi2iError
 from tfi2i.training import checkpoints, run_dir as run_dir_lib
 
-DEFAULT_MAX_PIXELS = 4096 * 4096
 METADATA_FILE = "tfi2i.json"
 
 
@@ -103,7 +102,7 @@ def build_archive(translator, channels, max_pixels):
 
 
 def export(run_dir, base, direction="a2b", version=None, checkpoint="latest", name=None,
-           max_pixels=DEFAULT_MAX_PIXELS):
+           max_pixels=serving.DEFAULT_MAX_PIXELS):
     """Writes BASE/<name>/<version>/ and returns that path."""
     config, model, step = restore_model(run_dir, checkpoint)
     translator = model.translator(direction)

@@ -7,6 +7,7 @@ import tensorflow as tf
 from tfi2i.data.augment import decode_bytes
 
 FORMATS = "PNG, JPEG, BMP or GIF"
+DEFAULT_MAX_PIXELS = 4096 * 4096  # larger inputs are refused before decoding
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _HEADER_BYTES = 26  # enough for the PNG, GIF and BMP size fields
 

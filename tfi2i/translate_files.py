@@ -1,0 +1,142 @@
+"""`tfi2i translate`: image files in, translated PNGs out.
+
+Inputs are files or folders; a folder's sub-folders are mirrored under the output folder and
+every output keeps its input's name with a .png suffix. Images of one size are translated in
+batches. A file that cannot be read is skipped with a warning; the others are still written.
+"""
+
+import collections
+import concurrent.futures
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tfi2i import serving
+from tfi2i.data import folders
+from tfi2i.data.augment import decode_bytes
+from tfi2i.errors import Tfi2iError
+
+_DECODE_THREADS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    source: str
+    target: str
+
+
+@dataclasses.dataclass
+class Outcome:
+    written: int = 0
+    skipped: list = dataclasses.field(default_factory=list)  # (path, reason)
+
+
+def _inside(path, folder):
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder + os.sep)
+
+
+def plan(inputs, out_dir):
+    """The (source, target) of every input image, in a stable order.
+
+    Files are taken as given; folders contribute every image below them, their sub-folders
+    mirrored under `out_dir`.
+    """
+    jobs = []
+    for given in inputs:
+        if os.path.isdir(given):
+            if _inside(out_dir, given):
+                raise Tfi2iError(
+                    f"--out '{out_dir}' lies inside the input folder '{given}'; "
+                    "write the translations to a folder outside it"
+                )
+            paths = folders.list_images(given)
+            if not paths:
+                raise Tfi2iError(f"input folder '{given}' holds no images ({', '.join(folders.IMAGE_EXTENSIONS)})")
+            jobs += [Job(p, os.path.join(out_dir, os.path.relpath(p, given))) for p in paths]
+        elif os.path.isfile(given):
+            jobs.append(Job(given, os.path.join(out_dir, os.path.basename(given))))
+        else:
+            raise Tfi2iError(f"input '{given}' does not exist; give image files or folders")
+    jobs = [Job(job.source, os.path.splitext(job.target)[0] + ".png") for job in jobs]
+    first_source = {}
+    for job in jobs:
+        other = first_source.setdefault(job.target, job.source)
+        if other != job.source:
+            raise Tfi2iError(
+                f"'{other}' and '{job.source}' would both be written to '{job.target}'; "
+                "rename one of them or translate them in separate runs"
+            )
+    return list({job.source: job for job in jobs}.values())  # a file given twice is translated once
+
+
+def _read(job, channels, max_pixels):
+    """(job, uint8-range float pixels or None, why not)."""
+    try:
+        with open(job.source, "rb") as f:
+            data = f.read()
+    except OSError as error:
+        return job, None, error.strerror or str(error)
+    height, width = serving.image_size(tf.constant(data)).numpy()
+    if height <= 0:
+        return job, None, f"not a {serving.FORMATS} image, or its header is damaged"
+    if height * width > max_pixels:
+        return job, None, f"{width}x{height} is more than --max-pixels {max_pixels}"
+    try:
+        return job, decode_bytes(data, channels).numpy(), None
+    except tf.errors.OpError:
+        return job, None, "its image data is damaged"
+
+
+def _read_ahead(jobs, read, ahead):
+    """read(job) for every job, in order, a bounded number of them in flight on threads."""
+    with concurrent.futures.ThreadPoolExecutor(_DECODE_THREADS) as pool:
+        pending = collections.deque()
+        for job in jobs:
+            pending.append(pool.submit(read, job))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def translate(translator, jobs, batch_size=8, max_pixels=serving.DEFAULT_MAX_PIXELS, on_done=None, warn=print):
+    """Translates every job's image and writes it as PNG; returns an Outcome.
+
+    Images are grouped by size into batches of up to `batch_size`. `on_done(n)` is called as n
+    more inputs are finished (for a progress bar); `warn(line)` for each skipped input.
+    """
+    on_done = on_done or (lambda n: None)
+    outcome = Outcome()
+    waiting = collections.defaultdict(list)  # (height, width) -> [(job, pixels)]
+
+    def flush(size):
+        batch = waiting.pop(size)
+        pixels = np.stack([p for _, p in batch]) / 127.5 - 1.0
+        encoded = serving.encode_png(translator(pixels)).numpy()
+        for (job, _), png in zip(batch, encoded):
+            os.makedirs(os.path.dirname(job.target) or ".", exist_ok=True)
+            with open(job.target, "wb") as f:
+                f.write(png)
+        outcome.written += len(batch)
+        on_done(len(batch))
+
+    read = lambda job: _read(job, translator.input_channels, max_pixels)  # noqa: E731
+    for job, pixels, reason in _read_ahead(jobs, read, ahead=2 * batch_size):
+        if pixels is None:
+            outcome.skipped.append((job.source, reason))
+            warn(f"warning: skipped '{job.source}': {reason}")
+            on_done(1)
+            continue
+        size = pixels.shape[:2]
+        waiting[size].append((job, pixels))
+        if len(waiting[size]) == batch_size:
+            flush(size)
+        elif sum(map(len, waiting.values())) > 4 * batch_size:
+            # Many sizes seen, few of each: bound the memory held by partial batches.
+            flush(max(waiting, key=lambda s: len(waiting[s])))
+    for size in list(waiting):
+        flush(size)
+    return outcome

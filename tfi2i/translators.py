@@ -1,0 +1,97 @@
+"""One translation direction, loaded from an export or from a training run, as a function
+float32 [N, H, W, C] in [-1, 1] -> float32 [N, H, W, C'] for any H and W.
+
+What `tfi2i translate` (and evaluation) run: the same model a server would load, or the
+run's checkpoint directly, without exporting first.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Callable
+
+import tensorflow as tf
+
+from tfi2i import export, serving
+from tfi2i.errors import Tfi2iError
+from tfi2i.training import run_dir as run_dir_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedTranslator:
+    translate: Callable
+    direction: str
+    input_channels: int
+    output_channels: int
+    source: str  # what was loaded, for messages
+
+    def __call__(self, images):
+        return self.translate(tf.convert_to_tensor(images, tf.float32))
+
+
+def _latest_version(model_dir):
+    versions = [int(name) for name in os.listdir(model_dir)
+                if name.isdigit() and os.path.isfile(os.path.join(model_dir, name, "saved_model.pb"))]
+    return os.path.join(model_dir, str(max(versions))) if versions else None
+
+
+def _from_export(path, direction):
+    loaded = tf.saved_model.load(path)
+    if "translate" not in loaded.signatures:
+        raise Tfi2iError(f"the SavedModel '{path}' has no 'translate' signature; export it with tfi2i export")
+    signature = loaded.signatures["translate"]
+    metadata_path = os.path.join(path, "assets", export.METADATA_FILE)
+    metadata = {}
+    if os.path.isfile(metadata_path):
+        with open(metadata_path, encoding="utf-8") as f:
+            metadata = json.load(f)
+    exported_direction = metadata.get("direction", direction or "a2b")
+    if direction and direction != exported_direction:
+        raise Tfi2iError(
+            f"the export '{path}' translates {exported_direction}, not {direction}; "
+            f"drop --direction or export the {direction} direction of the run"
+        )
+    input_channels = signature.structured_input_signature[1]["image"].shape[-1]
+    output_channels = signature.structured_outputs["image"].shape[-1]
+
+    def translate(images):
+        # `loaded` stays referenced here: a signature alone does not keep the variables alive.
+        return loaded.signatures["translate"](image=images)["image"]
+
+    return LoadedTranslator(translate, exported_direction, input_channels, output_channels, path)
+
+
+def _from_run(run_dir, direction, checkpoint):
+    direction = direction or "a2b"
+    _, model, step = export.restore_model(run_dir, checkpoint)
+    network = model.translator(direction)
+    multiple = export.required_multiple(network)
+    smallest = export.smallest_input(network, multiple, network.input_shape[-1])
+
+    @tf.function(reduce_retracing=True)
+    def translate(images):
+        return serving.translate_any_size(network, images, multiple, smallest)
+
+    source = f"{run_dir} (checkpoint of step {step})"
+    return LoadedTranslator(translate, direction, network.input_shape[-1], network.output_shape[-1], source)
+
+
+def load(path, direction=None, checkpoint="latest"):
+    """The translator at `path`: an export version folder (holding saved_model.pb), an export's
+    model folder (its highest version is taken), or a training run directory."""
+    if not os.path.isdir(path):
+        raise Tfi2iError(f"model '{path}' does not exist; give an export folder or a run directory")
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        export_path = path
+    else:
+        export_path = _latest_version(path)
+    if export_path:
+        if checkpoint != "latest":
+            raise Tfi2iError(f"--checkpoint picks a checkpoint of a run, but '{path}' is an export; drop it")
+        return _from_export(export_path, direction)
+    if os.path.isfile(run_dir_lib.config_path(path)):
+        return _from_run(path, direction, checkpoint)
+    raise Tfi2iError(
+        f"'{path}' is neither an export (no saved_model.pb, no version folders) nor a run (no "
+        f"{run_dir_lib.CONFIG_FILE}); give the folder tfi2i export or tfi2i train wrote"
+    )
