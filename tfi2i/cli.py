@@ -130,7 +130,8 @@ def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_
         raise Tfi2iError(f"--checkpoint must be 'latest' or a step number, got '{checkpoint}'")
     jobs = translate_files.plan(inputs, out_dir)
     translator = translators.load(model_path, direction, checkpoint)
-    click.echo(f"translating {len(jobs)} images {translator.direction} with {translator.source}", err=True)
+    click.echo(f"translating {len(jobs)} images {translator.direction} with {translator.source} "
+               f"(step {translator.step})", err=True)
     with click.progressbar(length=len(jobs), label="translating", file=sys.stderr) as bar:
         outcome = translate_files.translate(
             translator, jobs, batch_size, max_pixels, on_done=bar.update,
@@ -141,6 +142,60 @@ def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_
             f"the other {outcome.written} are in {out_dir}"
         )
     click.echo(f"wrote {outcome.written} images to {out_dir}")
+
+
+@cli.command("evaluate")
+@click.option("--model", "model_path", type=click.Path(file_okay=False),
+              help="An export or a training run directory whose translations are scored.")
+@click.option("--data", "data_root", type=click.Path(file_okay=False),
+              help="Dataset root [default for a run: its own data].")
+@click.option("--split", default="test", show_default=True)
+@click.option("--direction", type=click.Choice(["a2b", "b2a"]), help="For a run [default: a2b].")
+@click.option("--checkpoint", default="latest", show_default=True, help="For a run: 'latest' or a step.")
+@click.option("--real", "real_dir", type=click.Path(file_okay=False), help="Score two folders: the real images...")
+@click.option("--fake", "fake_dir", type=click.Path(file_okay=False), help="...and the translated ones.")
+@click.option("--metrics", help="Comma-separated, from: fid, kid, precision, recall, pixel_accuracy, l1, psnr, "
+                                "ssim, cycle_l1 [default: every one the data and model allow].")
+@click.option("--features", "extractor_name", default="inception_v3", show_default=True,
+              help="Feature extractor (entry point group tfi2i.feature_extractors).")
+@click.option("--inception-weights", "weights", type=click.Path(dir_okay=False),
+              help="Weights file of the feature extractor [default: the Keras cache].")
+@click.option("--kid-subset-size", type=click.IntRange(min=2), default=1000, show_default=True)
+@click.option("--kid-subsets", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--k", "k", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Neighbourhood size of precision / recall.")
+@click.option("--pixel-threshold", type=click.IntRange(min=0), default=16, show_default=True,
+              help="Pixel accuracy: largest colour difference (0-255) that counts as correct.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--out", "json_path", type=click.Path(dir_okay=False),
+              help="JSON file [default: RUN_DIR/evaluation/ or beside the export's versions].")
+def evaluate_command(model_path, data_root, split, direction, checkpoint, real_dir, fake_dir, metrics,
+                     extractor_name, weights, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size, json_path):
+    """Score a model's translations of a dataset split, or a folder of translations (--real/--fake)."""
+    from tfi2i import evaluation
+    from tfi2i.metrics import features
+
+    folders_given = real_dir is not None or fake_dir is not None
+    if folders_given == (model_path is not None) or (folders_given and not (real_dir and fake_dir)):
+        raise Tfi2iError("give either --model (with --data) or both --real and --fake")
+    if checkpoint != "latest" and not checkpoint.isdigit():
+        raise Tfi2iError(f"--checkpoint must be 'latest' or a step number, got '{checkpoint}'")
+    names = evaluation.check_metrics([m.strip() for m in metrics.split(",") if m.strip()]) if metrics else None
+    extractor = features.build(extractor_name, weights) if evaluation.needs_features(names) else None
+    scoring = evaluation.Scoring(names, extractor, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size)
+
+    def progress(label, length):
+        return click.progressbar(length=length, label=label, file=sys.stderr)
+
+    if model_path:
+        record, default_path = evaluation.evaluate_model(
+            model_path, scoring, data_root, direction, split, checkpoint, progress)
+    else:
+        record, default_path = evaluation.evaluate_folders(real_dir, fake_dir, scoring, progress), None
+    click.echo(evaluation.format_table(record["metrics"]))
+    if json_path or default_path:
+        evaluation.write_json(json_path or default_path, record)
+        click.echo(f"written to {json_path or default_path}", err=True)
 
 
 @cli.command()

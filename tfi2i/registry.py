@@ -15,6 +15,7 @@ GROUPS = {
     "tfi2i.discriminators": "discriminator",
     "tfi2i.gan_losses": "GAN loss",
     "tfi2i.losses": "loss",
+    "tfi2i.feature_extractors": "feature extractor",
 }
 
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from tfi2i import export, serving
+from tfi2i import export, registry, serving
 from tfi2i.errors import Tfi2iError
 from tfi2i.training import run_dir as run_dir_lib
 
@@ -23,7 +23,9 @@ class LoadedTranslator:
     direction: str
     input_channels: int
     output_channels: int
-    source: str  # what was loaded, for messages
+    source: str  # what was loaded: the export's version folder, or the run directory
+    step: int = None  # the training step of the weights, where known
+    config: object = None  # the run's Config; None for an export
 
     def __call__(self, images):
         return self.translate(tf.convert_to_tensor(images, tf.float32))
@@ -58,12 +60,12 @@ def _from_export(path, direction):
         # `loaded` stays referenced here: a signature alone does not keep the variables alive.
         return loaded.signatures["translate"](image=images)["image"]
 
-    return LoadedTranslator(translate, exported_direction, input_channels, output_channels, path)
+    return LoadedTranslator(translate, exported_direction, input_channels, output_channels, path, metadata.get("step"))
 
 
 def _from_run(run_dir, direction, checkpoint):
     direction = direction or "a2b"
-    _, model, step = export.restore_model(run_dir, checkpoint)
+    config, model, step = export.restore_model(run_dir, checkpoint)
     network = model.translator(direction)
     multiple = export.required_multiple(network)
     smallest = export.smallest_input(network, multiple, network.input_shape[-1])
@@ -72,8 +74,13 @@ def _from_run(run_dir, direction, checkpoint):
     def translate(images):
         return serving.translate_any_size(network, images, multiple, smallest)
 
-    source = f"{run_dir} (checkpoint of step {step})"
-    return LoadedTranslator(translate, direction, network.input_shape[-1], network.output_shape[-1], source)
+    return LoadedTranslator(translate, direction, network.input_shape[-1], network.output_shape[-1], run_dir, step,
+                            config)
+
+
+def directions(config):
+    """The directions a run's model translates."""
+    return registry.load("tfi2i.models", config.model.name).directions
 
 
 def load(path, direction=None, checkpoint="latest"):

@@ -1,0 +1,71 @@
+"""Feature extractors for the distribution metrics (FID, KID, precision/recall).
+
+An extractor is registered in the entry point group `tfi2i.feature_extractors`; it is built
+as `Extractor(weights=PATH_OR_NONE)` and called on a batch of float images [N, H, W, C] in
+[-1, 1] (any size, 1 or 3 channels), returning features [N, D]. The built-in `inception_v3`
+is what FID and KID are defined on.
+"""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfi2i import batching, registry
+from tfi2i.errors import Tfi2iError
+
+GROUP = "tfi2i.feature_extractors"
+INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+INCEPTION_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + INCEPTION_WEIGHTS_FILE
+
+
+def keras_cache_path(file_name):
+    """Where keras.utils.get_file keeps a downloaded model file."""
+    home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    return os.path.join(home, "models", file_name)
+
+
+class InceptionV3Features:
+    """2048-d pool features of Keras' InceptionV3 (include_top=False, pooling="avg") on
+    images resized to 299x299 (bilinear) and scaled as inception_v3.preprocess_input does."""
+
+    size = 299
+
+    def __init__(self, weights=None):
+        path = weights or keras_cache_path(INCEPTION_WEIGHTS_FILE)
+        if not os.path.isfile(path):
+            where = f"'{weights}' does not exist" if weights else f"no InceptionV3 weights in the Keras cache ({path})"
+            raise Tfi2iError(
+                f"{where}; download {INCEPTION_WEIGHTS_URL} to {keras_cache_path(INCEPTION_WEIGHTS_FILE)} "
+                f"or pass --inception-weights PATH"
+            )
+        try:
+            self.network = keras.applications.InceptionV3(
+                include_top=False, pooling="avg", weights=path, input_shape=(self.size, self.size, 3))
+        except (ValueError, OSError) as error:
+            raise Tfi2iError(
+                f"'{path}' does not hold InceptionV3 (notop) weights ({error}); "
+                f"use the file from {INCEPTION_WEIGHTS_URL}"
+            ) from None
+        self._features = tf.function(self._compute, reduce_retracing=True)
+
+    def _compute(self, images):
+        images = tf.image.resize(images, [self.size, self.size], method="bilinear")
+        pixels = (images + 1.0) * 127.5  # preprocess_input expects 0-255 and maps it to [-1, 1]
+        return self.network(keras.applications.inception_v3.preprocess_input(pixels), training=False)
+
+    def __call__(self, images):
+        images = np.asarray(images, np.float32)
+        if images.shape[-1] == 1:  # grayscale: the same image in three channels
+            images = np.repeat(images, 3, axis=-1)
+        return self._features(images).numpy()
+
+
+def build(name="inception_v3", weights=None):
+    return registry.load(GROUP, name)(weights=weights)
+
+
+def extract(extractor, images, batch_size=16, on_done=None):
+    """Features [N, D] of a list of images [H, W, C] (sizes may differ)."""
+    return np.stack(batching.apply_by_size(extractor, images, batch_size, on_done))
