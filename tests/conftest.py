@@ -19,6 +19,7 @@ TINY = [
     "train.n_epochs=1",
     "train.n_epochs_decay=1",
     "train.num_samples=2",
+    "train.report=false",  # the report has tests of its own
 ]
 
 

@@ -198,6 +198,18 @@ def evaluate_command(model_path, data_root, split, direction, checkpoint, real_d
         click.echo(f"written to {json_path or default_path}", err=True)
 
 
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+def report_command(run_dir):
+    """Write RUN_DIR/report/index.html: loss curves, sample grids, config, evaluation results."""
+    from tfi2i.training import report, run_dir as run_dir_lib
+
+    if not os.path.isfile(run_dir_lib.config_path(run_dir)):
+        raise Tfi2iError(f"'{run_dir}' holds no {run_dir_lib.CONFIG_FILE}, so it is no tfi2i run; "
+                         "check the run directory's path")
+    click.echo(f"wrote {report.write(run_dir)}")
+
+
 @cli.command()
 def plugins():
     """List every registered entry: group, name, providing distribution."""

@@ -106,6 +106,7 @@ class TrainConfig:
     log_every_steps: int = 50
     val_steps: int = 0  # validation batches evaluated after each epoch; 0 turns it off
     jit_compile: bool = False
+    report: bool = True  # write RUN_DIR/report/index.html when training stops
 
 
 @dataclasses.dataclass

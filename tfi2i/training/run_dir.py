@@ -25,6 +25,7 @@ RESUMABLE_CHANGES = (
     "train.num_samples",
     "train.log_every_steps",
     "train.val_steps",
+    "train.report",
 )
 
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 from tfi2i import factory
 from tfi2i.data import folders, pipeline, synthetic
 from tfi2i.errors import Tfi2iError
-from tfi2i.training import callbacks, checkpoints, run_dir as run_dir_lib
+from tfi2i.training import callbacks, checkpoints, report, run_dir as run_dir_lib
 
 
 @dataclasses.dataclass
@@ -142,6 +142,8 @@ class Trainer:
                 raise Tfi2iError(f"'{bad}' could not be decoded as an image; replace or remove it") from None
             raise
         self.checkpoint.save()
+        if train.report:
+            self.log(f"report: {report.write(self.run_dir)}")
         return self._result(stop.received)
 
     def _result(self, interrupted_by=None):

@@ -1,0 +1,79 @@
+import html.parser
+import json
+import os
+import time
+
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+from PIL import Image
+
+from tests.conftest import TINY
+from tfi2i import config as config_lib
+from tfi2i.cli import cli
+from tfi2i.training import report
+from tfi2i.training.trainer import Trainer
+
+
+class Sources(html.parser.HTMLParser):
+    """Collects the src of every <img>."""
+
+    def __init__(self):
+        super().__init__()
+        self.images = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+
+def test_a_finished_run_gets_a_report_whose_images_all_exist(paired_root, tmp_path):
+    config = config_lib.load(None, [f"data.root={paired_root}", *TINY, "train.report=true", "train.steps_per_epoch=3",
+                                    "train.n_epochs=2", "train.n_epochs_decay=0", "train.log_every_steps=1"])
+    run_dir = str(tmp_path / "run")
+    lines = []
+    Trainer(config, run_dir, log=lines.append).fit()
+    index = os.path.join(run_dir, "report", "index.html")
+    assert f"report: {index}" in lines  # written when training stopped
+    page = open(index, encoding="utf-8").read()
+    parser = Sources()
+    parser.feed(page)
+    plots = [src for src in parser.images if not src.startswith("..")]
+    grids = [src for src in parser.images if src.startswith("..")]
+    assert sorted(plots) == ["discriminator.png", "generator.png", "learning_rate.png", "terms.png"]
+    assert grids == ["../samples/epoch_0002.png", "../samples/epoch_0001.png"]  # newest first
+    for src in parser.images:
+        with Image.open(os.path.join(run_dir, "report", src)) as image:
+            image.verify()  # a valid PNG, not just a file
+        assert Image.open(os.path.join(run_dir, "report", src)).format == "PNG"
+    assert "Logged up to step 6" in page
+    assert "ngf: 8" in page  # the resolved config
+    assert "Not evaluated yet" in page
+
+    # Evaluation results written beside the run show up in the next report.
+    os.makedirs(os.path.join(run_dir, "evaluation"))
+    with open(os.path.join(run_dir, "evaluation", "test_a2b_step6.json"), "w") as f:
+        json.dump({"split": "test", "direction": "a2b", "step": 6, "images": 2, "metrics": {"l1": 0.25, "psnr": 17.5}}, f)
+    result = CliRunner().invoke(cli, ["report", run_dir])
+    assert result.exit_code == 0, result.output
+    page = open(index, encoding="utf-8").read()
+    assert "<td>l1</td><td>0.2500</td>" in page and "<td>psnr</td><td>17.5000</td>" in page
+
+
+def test_scalars_of_a_resumed_run_replace_the_steps_they_repeat(tmp_path):
+    log_dir = str(tmp_path / "logs")
+    for values in ({1: 5.0, 2: 4.0, 3: 3.0}, {3: 2.5, 4: 2.0}):  # the second run re-did step 3
+        writer = tf.summary.create_file_writer(log_dir)
+        with writer.as_default():
+            for step, value in values.items():
+                tf.summary.scalar("step/g_total", value, step=step)
+        writer.close()
+        time.sleep(1.1)  # event file names and times differ by the second
+    assert report.read_scalars(log_dir) == {"step/g_total": ([1, 2, 3, 4], [5.0, 4.0, 2.5, 2.0])}
+
+
+def test_report_of_a_folder_that_is_no_run_is_refused(tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: '{tmp_path}' holds no config.yaml, so it is no tfi2i run; " \
+                                    "check the run directory's path"
