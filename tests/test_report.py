@@ -9,8 +9,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tests.conftest import TINY
-from tfi2i import config as config_lib
+from tfi2i import config as config_lib, evaluation
 from tfi2i.cli import cli
+from tfi2i.errors import Tfi2iError
 from tfi2i.training import report
 from tfi2i.training.trainer import Trainer
 
@@ -77,3 +78,41 @@ def test_report_of_a_folder_that_is_no_run_is_refused(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == f"error: '{tmp_path}' holds no config.yaml, so it is no tfi2i run; " \
                                     "check the run directory's path"
+
+
+def test_the_metric_pass_logs_each_epochs_scores_of_the_model_then(paired_root, tmp_path):
+    config = config_lib.load(None, [f"data.root={paired_root}", *TINY, "train.report=true", "train.steps_per_epoch=2",
+                                    "train.n_epochs=2", "train.n_epochs_decay=0", "train.eval_every_epochs=1",
+                                    "train.eval_images=2"])
+    run_dir = str(tmp_path / "run")
+    lines = []
+    trainer = Trainer(config, run_dir, log=lines.append)
+    trainer.fit()
+    scalars = report.read_scalars(os.path.join(run_dir, "logs"))
+    for metric in ("pixel_accuracy", "l1", "psnr", "ssim"):  # pix2pix on paired data: the paired metrics
+        assert scalars[f"eval/{metric}"][0] == [1, 2]
+    assert not any(tag.startswith("eval/") and tag[5:] in ("fid", "cycle_l1") for tag in scalars)
+    # The last pass scored the final weights on the val split's first two pairs.
+    final, _ = evaluation.evaluate_model(run_dir, evaluation.Scoring(("l1", "psnr")), split="val")
+    assert scalars["eval/l1"][1][-1] == pytest.approx(final["metrics"]["l1"], rel=1e-4)
+    assert scalars["eval/psnr"][1][-1] == pytest.approx(final["metrics"]["psnr"], rel=1e-4)
+    assert any(line.startswith("epoch 2 eval: pixel_accuracy") for line in lines)
+    assert os.path.isfile(os.path.join(run_dir, "report", "metrics.png"))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.eval_metrics=[l1, sharpness]"], "unknown metric 'sharpness'"),
+    (["train.eval_metrics=[cycle_l1]"], "cycle_l1 needs both directions"),
+    (["train.eval_metrics=[fid]", "train.eval_images=2", "train.eval_feature_weights=/nowhere.h5"],
+     "'/nowhere.h5' does not exist"),
+    (["train.eval_metrics=[kid]", "train.eval_feature_weights=WEIGHTS"], "need at least 2"),
+])
+def test_a_bad_metric_pass_is_refused_before_the_run_starts(paired_root, tmp_path, overrides, message):
+    weights = tmp_path / "w.weights.h5"
+    weights.write_bytes(b"")
+    overrides = [o.replace("WEIGHTS", str(weights)) for o in overrides]
+    config = config_lib.load(None, [f"data.root={paired_root}", *TINY, "train.eval_every_epochs=1", "train.eval_images=1",
+                                    *overrides])
+    with pytest.raises(Tfi2iError, match=message):
+        Trainer(config, str(tmp_path / "run"), log=lambda _: None)
+    assert not os.path.exists(tmp_path / "run" / "config.yaml")

@@ -107,6 +107,11 @@ class TrainConfig:
     val_steps: int = 0  # validation batches evaluated after each epoch; 0 turns it off
     jit_compile: bool = False
     report: bool = True  # write RUN_DIR/report/index.html when training stops
+    # A metric pass on a fixed held-out subset every this many epochs (0: off); logged as eval/*.
+    eval_every_epochs: int = 0
+    eval_images: int = 16
+    eval_metrics: Optional[list[str]] = None  # default: the paired metrics and cycle_l1 where they apply
+    eval_feature_weights: Optional[str] = None  # InceptionV3 weights: adds fid, kid, precision, recall
 
 
 @dataclasses.dataclass

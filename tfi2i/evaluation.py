@@ -117,7 +117,7 @@ def score(fakes, reals, scoring, targets=None, sources=None, reconstructed=None,
     try:
         return _score(fakes, reals, scoring, targets, sources, reconstructed, on_done)
     except ValueError as error:  # too few images for a metric
-        raise Tfi2iError(f"{error}; score more images, or leave that metric out of --metrics") from None
+        raise Tfi2iError(f"{error}; score more images, or leave that metric out of the metrics") from None
 
 
 def _score(fakes, reals, scoring, targets, sources, reconstructed, on_done):
@@ -167,25 +167,50 @@ def evaluate_model(model_path, scoring, data_root=None, direction=None, split="t
     images = evaluation_set(data_root, split, reverse)
     other = "b2a" if translator.direction == "a2b" else "a2b"
     two_way = config is not None and other in translators.directions(config)
+    scoring = applicable_scoring(scoring, images, two_way, split)
+    back = translators.load(model_path, other, checkpoint) if "cycle_l1" in scoring.metrics else None
+    results = score_translator(translator, back, images, scoring, progress)
+
+    record = {
+        "model": translator.source,
+        "direction": translator.direction,
+        "step": translator.step,
+        "data": data_root,
+        "split": split,
+        "images": len(images.sources),
+        "real_images": len(images.reals),
+        "metrics": results,
+    }
+    return record, default_json_path(model_path, translator, split)
+
+
+def applicable_scoring(scoring, images, two_way, split):
+    """`scoring` with its metrics defaulted to what `images` and the model allow (metrics=None),
+    or checked against that."""
     if scoring.metrics is None:
         applicable = (*DISTRIBUTION_METRICS, *(paired.PAIRED_METRICS if images.targets else ()),
                       *(("cycle_l1",) if two_way else ()))
         scoring = dataclasses.replace(scoring, metrics=applicable)
-    asked = set(scoring.metrics)
-    if images.targets is None and asked & set(paired.PAIRED_METRICS):
+    fewest = min(len(images.sources), len(images.reals))
+    needed = max([2 if m in ("fid", "kid") else scoring.k + 1 for m in scoring.metrics if m in DISTRIBUTION_METRICS],
+                 default=1)
+    if fewest < needed:
         raise Tfi2iError(
-            f"the {split} split of '{data_root}' has no known targets, so {', '.join(paired.PAIRED_METRICS)} "
-            f"cannot be scored; leave them out of --metrics (unpaired data: add {split}A_truth/ for them)"
+            f"the {split} split has {fewest} images on one side, and {', '.join(DISTRIBUTION_METRICS)} need at least "
+            f"{needed}; use a larger split or leave those out of the metrics"
         )
-    back = None
-    if "cycle_l1" in asked:
-        if not two_way:
-            raise Tfi2iError(
-                f"cycle_l1 needs both directions of a two-way run, and '{model_path}' is not one; "
-                "leave cycle_l1 out of --metrics"
-            )
-        back = translators.load(model_path, other, checkpoint)
+    if images.targets is None and set(scoring.metrics) & set(paired.PAIRED_METRICS):
+        raise Tfi2iError(
+            f"the {split} split has no known targets, so {', '.join(paired.PAIRED_METRICS)} cannot be scored; "
+            f"leave them out of the metrics (unpaired data: add {split}A_truth/ for them)"
+        )
+    if "cycle_l1" in scoring.metrics and not two_way:
+        raise Tfi2iError("cycle_l1 needs both directions of a two-way run; leave cycle_l1 out of the metrics")
+    return scoring
 
+
+def score_translator(translator, back, images, scoring, progress=silent):
+    """{metric: value} of `translator` on an EvaluationSet; `back` translates back for cycle_l1."""
     sources = [ref.load(translator.input_channels) for ref in images.sources]
     with progress("translating", len(sources)) as bar:
         fakes = translate_all(translator, sources, scoring.batch_size, bar.update)
@@ -195,21 +220,9 @@ def evaluate_model(model_path, scoring, data_root=None, direction=None, split="t
             reconstructed = translate_all(back, fakes, scoring.batch_size, bar.update)
     reals = [ref.load(translator.output_channels) for ref in images.reals]
     targets = [ref.load(translator.output_channels) for ref in images.targets] if images.targets else None
-    feature_count = len(reals) + len(fakes) if asked & set(DISTRIBUTION_METRICS) else 0
+    feature_count = len(reals) + len(fakes) if set(scoring.metrics) & set(DISTRIBUTION_METRICS) else 0
     with progress("features", feature_count) as bar:
-        results = score(fakes, reals, scoring, targets, sources, reconstructed, bar.update)
-
-    record = {
-        "model": translator.source,
-        "direction": translator.direction,
-        "step": translator.step,
-        "data": data_root,
-        "split": split,
-        "images": len(fakes),
-        "real_images": len(reals),
-        "metrics": results,
-    }
-    return record, default_json_path(model_path, translator, split)
+        return score(fakes, reals, scoring, targets, sources, reconstructed, bar.update)
 
 
 def default_json_path(model_path, translator, split):

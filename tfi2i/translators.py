@@ -66,7 +66,11 @@ def _from_export(path, direction):
 def _from_run(run_dir, direction, checkpoint):
     direction = direction or "a2b"
     config, model, step = export.restore_model(run_dir, checkpoint)
-    network = model.translator(direction)
+    return from_network(model.translator(direction), direction, run_dir, step, config)
+
+
+def from_network(network, direction, source="in memory", step=None, config=None):
+    """A LoadedTranslator around a Keras translator network (a model's `translator(direction)`)."""
     multiple = export.required_multiple(network)
     smallest = export.smallest_input(network, multiple, network.input_shape[-1])
 
@@ -74,7 +78,7 @@ def _from_run(run_dir, direction, checkpoint):
     def translate(images):
         return serving.translate_any_size(network, images, multiple, smallest)
 
-    return LoadedTranslator(translate, direction, network.input_shape[-1], network.output_shape[-1], run_dir, step,
+    return LoadedTranslator(translate, direction, network.input_shape[-1], network.output_shape[-1], source, step,
                             config)
 
 

@@ -1,4 +1,5 @@
-"""Keras callbacks of the trainer: checkpoints, graceful stop on signals, samples, scalars."""
+"""Keras callbacks of the trainer: checkpoints, graceful stop on signals, samples, scalars,
+metric passes."""
 
 import os
 import signal
@@ -6,6 +7,7 @@ import signal
 import keras
 import tensorflow as tf
 
+from tfi2i import evaluation, translators
 from tfi2i.training import samples
 
 
@@ -96,3 +98,36 @@ class ScalarLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._write(logs, "epoch/")
         self.writer.flush()
+
+
+class MetricPass(keras.callbacks.Callback):
+    """Every N epochs, scores the model on a fixed subset of held-out images and logs the
+    results as eval/<metric> TensorBoard scalars against the epoch."""
+
+    def __init__(self, images, scoring, direction, writer, every_epochs, log):
+        super().__init__()
+        self.images = images
+        self.scoring = scoring
+        self.direction = direction
+        self.writer = writer
+        self.every_epochs = every_epochs
+        self.log = log
+        self._translators = {}
+
+    def _translator(self, direction):
+        # Built once: the traced function reads the variables, so it sees every update.
+        if direction not in self._translators:
+            self._translators[direction] = translators.from_network(self.model.translator(direction), direction)
+        return self._translators[direction]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_epochs:
+            return
+        back_direction = "b2a" if self.direction == "a2b" else "a2b"
+        back = self._translator(back_direction) if "cycle_l1" in self.scoring.metrics else None
+        results = evaluation.score_translator(self._translator(self.direction), back, self.images, self.scoring)
+        with self.writer.as_default(step=epoch + 1):
+            for name, value in results.items():
+                tf.summary.scalar(f"eval/{name}", value)
+        self.writer.flush()
+        self.log(f"epoch {epoch + 1} eval: " + ", ".join(f"{k} {v:.4f}" for k, v in results.items()))

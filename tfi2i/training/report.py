@@ -41,12 +41,18 @@ def read_scalars(log_dir):
     return {tag: (sorted(points), [points[s] for s in sorted(points)]) for tag, points in series.items()}
 
 
-def _plot(path, title, curves, xlabel):
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
     from matplotlib import pyplot
 
+    return pyplot
+
+
+def _plot(path, title, curves, xlabel):
+    """All curves on one axis (losses, which share a scale)."""
+    pyplot = _pyplot()
     figure, axes = pyplot.subplots(figsize=(7, 3.6), dpi=100)
     for name, (steps, values) in sorted(curves.items()):
         axes.plot(steps, values, label=name, marker="o" if len(steps) < 12 else None, linewidth=1.2)
@@ -58,6 +64,36 @@ def _plot(path, title, curves, xlabel):
         if spread > 100:
             axes.set_yscale("log")
     axes.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    figure.savefig(path)
+    pyplot.close(figure)
+
+
+def _plot_each(path, title, curves, xlabel):
+    """One small axis per curve (metrics, whose scales differ); kid gets its +- kid_std band."""
+    from matplotlib.ticker import MaxNLocator
+
+    pyplot = _pyplot()
+    names = [n for n in sorted(curves) if n != "kid_std"]
+    columns = min(4, len(names))
+    rows = -(-len(names) // columns)
+    figure, grid = pyplot.subplots(rows, columns, figsize=(3 * columns, 2.4 * rows), dpi=100, squeeze=False)
+    for axes, name in zip(grid.flat, names):
+        steps, values = curves[name]
+        axes.plot(steps, values, marker="o" if len(steps) < 12 else None, linewidth=1.2)
+        if name == "kid" and "kid_std" in curves:
+            spread = dict(zip(*curves["kid_std"]))
+            low = [v - spread.get(s, 0.0) for s, v in zip(steps, values)]
+            high = [v + spread.get(s, 0.0) for s, v in zip(steps, values)]
+            axes.fill_between(steps, low, high, alpha=0.2)
+        axes.set_title(name, fontsize=10)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
+    for axes in list(grid.flat)[len(names):]:
+        axes.axis("off")
+    for axes in grid[-1]:
+        axes.set_xlabel(xlabel)
+    figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path)
     pyplot.close(figure)
@@ -80,7 +116,7 @@ def _plots(scalars, out_dir):
     """Writes the plot PNGs; returns [(file name, title)]."""
     per_step = _loss_curves(scalars)
     per_epoch = {tag.removeprefix("eval/"): s for tag, s in scalars.items() if tag.startswith("eval/")}
-    per_epoch.update({tag.removeprefix("epoch/"): s for tag, s in scalars.items() if tag.startswith("epoch/val_")})
+    validation = {tag.removeprefix("epoch/"): s for tag, s in scalars.items() if tag.startswith("epoch/val_")}
     made, taken = [], set()
     for name, title, matches in PLOTS:
         curves = {n: s for n, s in per_step.items() if matches(n)}
@@ -92,8 +128,12 @@ def _plots(scalars, out_dir):
     if others:
         _plot(os.path.join(out_dir, "terms.png"), "Other loss terms (L1, cycle, identity, KL, ...)", others, "step")
         made.append(("terms.png", "Other loss terms"))
+    if validation:
+        _plot(os.path.join(out_dir, "validation.png"), "Validation losses", validation, "step")
+        made.append(("validation.png", "Validation losses"))
     if per_epoch:
-        _plot(os.path.join(out_dir, "metrics.png"), "Metrics and validation losses per epoch", per_epoch, "epoch")
+        _plot_each(os.path.join(out_dir, "metrics.png"), "Metric pass on held-out images (train.eval_every_epochs)",
+                   per_epoch, "epoch")
         made.append(("metrics.png", "Metrics per epoch"))
     return made
 

@@ -26,6 +26,7 @@ RESUMABLE_CHANGES = (
     "train.log_every_steps",
     "train.val_steps",
     "train.report",
+    "train.eval_",
 )
 
 

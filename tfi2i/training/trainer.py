@@ -12,9 +12,10 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
-from tfi2i import factory
+from tfi2i import evaluation, factory
 from tfi2i.data import folders, pipeline, synthetic
 from tfi2i.errors import Tfi2iError
+from tfi2i.metrics import features, paired
 from tfi2i.training import callbacks, checkpoints, report, run_dir as run_dir_lib
 
 
@@ -84,10 +85,37 @@ class Trainer:
             self.model.build_optimizers()
         self.checkpoint = checkpoints.RunCheckpoint(
             checkpoints.directory(run_dir), self.model, train.keep_checkpoints)
+        self.metric_pass = self._metric_pass_inputs(root) if train.eval_every_epochs else None
         restored = self.checkpoint.restore_latest(warn=log)
         if restored:
             log(f"resuming from {restored} (step {self.step}, epoch {self.step // self.steps_per_epoch + 1})")
         run_dir_lib.write_config(run_dir, config)
+
+    def _metric_pass_inputs(self, root):
+        """(images, scoring) of the in-training metric pass, checked before anything is trained:
+        the first train.eval_images of the val split, else the test split."""
+        data, train = self.config.data, self.config.train
+        split = next((s for s in (data.val_split, "test") if folders.has_split(root, data.layout, s)), None)
+        if split is None:
+            raise Tfi2iError(
+                f"train.eval_every_epochs needs held-out images, but '{root}' has no '{data.val_split}' or 'test' "
+                "split; add one or set train.eval_every_epochs=0"
+            )
+        images = evaluation.evaluation_set(root, split, reverse=data.direction == "b2a")
+        count = train.eval_images
+        images = evaluation.EvaluationSet(
+            images.sources[:count], images.targets[:count] if images.targets else None, images.reals[:count])
+        two_way = "b2a" in self.model.directions
+        metrics = train.eval_metrics
+        if metrics is None:
+            metrics = [*(paired.PAIRED_METRICS if images.targets else ()), *(["cycle_l1"] if two_way else []),
+                       *(evaluation.DISTRIBUTION_METRICS if train.eval_feature_weights else ())]
+        scoring = evaluation.Scoring(evaluation.check_metrics(metrics), kid_subset_size=count, kid_subsets=10,
+                                     batch_size=train.batch_size)
+        scoring = evaluation.applicable_scoring(scoring, images, two_way, split)
+        if evaluation.needs_features(scoring.metrics):  # built last: the cheap checks come first
+            scoring = dataclasses.replace(scoring, extractor=features.build(weights=train.eval_feature_weights))
+        return images, scoring
 
     @property
     def step(self):
@@ -107,6 +135,8 @@ class Trainer:
             callbacks.ScalarLogger(writer, train.log_every_steps),
             callbacks.SampleGrids(sample_batch, os.path.join(self.run_dir, "samples"), writer, train.sample_every_epochs),
             callbacks.CheckpointEveryEpochs(self.checkpoint, train.save_every_epochs),
+            *([callbacks.MetricPass(*self.metric_pass, "a2b", writer, train.eval_every_epochs, self.log)]
+              if self.metric_pass else []),
         ]
 
     def fit(self, extra_callbacks=()):
