@@ -305,9 +305,11 @@ def validate(config):
             f"({data.load_size}); make crop_size <= load_size"
         )
     for key in ("batch_size", "save_every_epochs", "keep_checkpoints", "sample_every_epochs",
-                "log_every_steps"):
+                "log_every_steps", "eval_images"):
         if getattr(train, key) < 1:
             raise Tfi2iError(f"config key 'train.{key}' must be at least 1")
+    if train.eval_every_epochs < 0:
+        raise Tfi2iError("config key 'train.eval_every_epochs' must be 0 (off) or more")
     if train.n_epochs + train.n_epochs_decay < 1:
         raise Tfi2iError("config keys 'train.n_epochs' + 'train.n_epochs_decay' must total at least 1")
     for i, loss in enumerate(config.losses):
