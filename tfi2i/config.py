@@ -107,6 +107,7 @@ class TrainConfig:
     val_steps: int = 0  # validation batches evaluated after each epoch; 0 turns it off
     jit_compile: bool = False
     report: bool = True  # write RUN_DIR/report/index.html when training stops
+    devices: Optional[list[str]] = None  # distribute: mirrored over these, e.g. [/gpu:0, /gpu:1]; default all GPUs
     # A metric pass on a fixed held-out subset every this many epochs (0: off); logged as eval/*.
     eval_every_epochs: int = 0
     eval_images: int = 16
@@ -123,7 +124,7 @@ class Config:
     )
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    distribute: Literal["none"] = "none"
+    distribute: Literal["none", "mirrored"] = "none"
 
 
 # --- building dataclasses from plain data -----------------------------------------------

@@ -4,9 +4,9 @@ Each reads discriminator logits of any shape ([batch, h, w, 1] for a PatchGAN) a
 returns one value per example: the mean over that example's patches.
 """
 
-import keras
 import tensorflow as tf
 
+from tfi2i import distribution
 from tfi2i.losses.translation import per_example_mean
 
 
@@ -80,7 +80,7 @@ class WGANGPLoss(GANLoss):
 
     def penalty(self, discriminator, real, fake, seed):
         batch = tf.shape(real)[0]
-        alpha = keras.random.uniform([batch, 1, 1, 1], dtype=real.dtype, seed=seed)
+        alpha = distribution.uniform(tf.stack([batch, 1, 1, 1]), real.dtype, seed)
         mixed = alpha * real + (1.0 - alpha) * tf.stop_gradient(fake)
         with tf.GradientTape() as tape:
             tape.watch(mixed)

@@ -15,6 +15,10 @@ class ImagePool(keras.layers.Layer):
 
     The images, their count and the RNG state are layer variables, so a checkpoint of the
     model holds them and a resumed run continues the same history.
+
+    Under a tf.distribute strategy each replica keeps a pool of its own translations
+    (on-read variables): no images cross devices. A checkpoint holds the first replica's
+    pool, and every replica resumes from it.
     """
 
     def __init__(self, pool_size, image_shape, seed=None, **kwargs):
@@ -23,10 +27,11 @@ class ImagePool(keras.layers.Layer):
         if self.pool_size < 0:
             raise ValueError(f"pool_size must be 0 or more, got {pool_size}")
         if self.pool_size:
-            self.images = self.add_weight(
-                shape=(self.pool_size, *image_shape), initializer="zeros", trainable=False, name="images"
-            )
-            self.count = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False, name="count")
+            per_replica = dict(trainable=False, synchronization="on_read", aggregation="only_first_replica")
+            with keras.name_scope(self.name):  # as add_weight names them: <pool>/images
+                self.images = keras.Variable(
+                    keras.initializers.Zeros(), shape=(self.pool_size, *image_shape), name="images", **per_replica)
+                self.count = keras.Variable(0, dtype="int32", name="count", **per_replica)
             self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True  # every variable exists already; nothing depends on the first input
 

@@ -52,6 +52,7 @@ def normalization(norm, name):
     if norm == "batch":
         return layers.BatchNormalization(
             momentum=0.9,
+            synchronized=True,
             epsilon=1e-5,
             gamma_initializer=keras.initializers.RandomNormal(mean=1.0, stddev=0.02),
             name=name,

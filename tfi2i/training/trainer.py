@@ -12,7 +12,7 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
-from tfi2i import evaluation, factory
+from tfi2i import distribution, evaluation, factory
 from tfi2i.data import folders, pipeline, synthetic
 from tfi2i.errors import Tfi2iError
 from tfi2i.metrics import features, paired
@@ -25,13 +25,6 @@ class TrainResult:
     step: int
     epoch: int
     interrupted_by: Optional[str] = None  # the signal's name when one stopped training
-
-
-def build_strategy(name):
-    # The seam for tf.distribute: 'none' runs on the default (single-device) strategy.
-    if name == "none":
-        return tf.distribute.get_strategy()
-    raise Tfi2iError(f"distribute '{name}' is not supported; use 'none'")
 
 
 def _dataset_root(config, run_dir):
@@ -69,7 +62,7 @@ class Trainer:
         self.steps_per_epoch = pipeline.steps_per_epoch(self.files, train.batch_size, train.steps_per_epoch)
         self.total_epochs = train.n_epochs + train.n_epochs_decay
 
-        self.strategy = build_strategy(config.distribute)
+        self.strategy = distribution.build_strategy(config.distribute, train.devices)
         with self.strategy.scope():
             self.model = factory.build_model(config)
             if self.model.needs_pairs and data.layout == "unaligned":

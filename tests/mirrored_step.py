@@ -1,0 +1,96 @@
+"""Run as a script (the CPU must be split before TensorFlow starts): one training step of a
+model on 2 logical CPU devices under MirroredStrategy against the same step on one device.
+
+    python tests/mirrored_step.py MODEL DATA_ROOT RUN_DIR [CONFIG OVERRIDES...]
+
+Exits 0 when the weights agree; prints what differs otherwise.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from tfi2i import config as config_lib, distribution, factory  # noqa: E402
+from tfi2i.training.trainer import Trainer  # noqa: E402
+
+DEVICES = ["/cpu:0", "/cpu:1"]
+
+
+def built(config, strategy):
+    """The model with seeded initial weights; plain SGD, whose step is proportional to the
+    gradient (Adam's first step is not), so a wrongly scaled gradient shows."""
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = factory.build_model(config)
+        model.compile(keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05))
+        model.build_optimizers()
+    return model
+
+
+def main():
+    name, root, run_dir, *overrides = sys.argv[1:]
+    config = config_lib.load(None, [f"data.root={root}", *overrides])
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-1, 1, (2, 32, 32, config.data.input_nc)).astype("float32")
+    b = rng.uniform(-1, 1, (2, 32, 32, config.data.output_nc)).astype("float32")
+    batches = tf.data.Dataset.from_tensors((a, b)).repeat()
+
+    mirrored_strategy = distribution.build_strategy("mirrored", DEVICES)
+    assert mirrored_strategy.num_replicas_in_sync == 2
+    single, mirrored = built(config, tf.distribute.get_strategy()), built(config, mirrored_strategy)
+    before = [v.numpy().copy() for v in single.variables]
+    for model in (single, mirrored):
+        model.fit(batches, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
+
+    failures, moved = [], 0
+    for old, s, m in zip(before, single.variables, mirrored.variables, strict=True):
+        if "pool" in s.path:
+            continue  # per replica by design; checked below
+        step = np.abs(s.numpy() - old).max() if old.size else 0.0
+        moved += step > 1e-3  # well above the tolerance: a gradient scaled wrongly would show
+        # Float tolerance: 1e-3 of the step, and 1e-5 for variables whose gradient is float
+        # noise anyway (a conv bias ahead of instance norm).
+        if not np.allclose(m.numpy(), s.numpy(), rtol=1e-4, atol=1e-5 + 1e-3 * step):
+            failures.append(f"{s.path}: max diff {np.abs(m.numpy() - s.numpy()).max():.3g}, step {step:.3g}")
+    assert moved > 10, f"only {moved} variables moved by more than 1e-3: the check would be weak"
+    if name == "cyclegan":
+        # Each replica's pool holds its own one translation; the single-device pool both.
+        pool = mirrored.pool_b
+        counts = [int(c.numpy()) for c in mirrored_strategy.experimental_local_results(pool.count.value)]
+        assert counts == [1, 1] and int(single.pool_b.count.numpy()) == 2, counts
+        local_images = [i.numpy()[0] for i in mirrored_strategy.experimental_local_results(pool.images.value)]
+        np.testing.assert_allclose(local_images, single.pool_b.images.numpy()[:2], atol=1e-4)
+
+    # The trainer end to end on 2 replicas: trains, saves one checkpoint per save, resumes.
+    trainer_config = config_lib.load(None, [f"data.root={root}", *overrides, "distribute=mirrored",
+                                            f"train.devices=[{', '.join(DEVICES)}]", "train.steps_per_epoch=2",
+                                            "train.n_epochs=1", "train.n_epochs_decay=0"])
+    trainer = Trainer(trainer_config, run_dir, log=lambda _: None)
+    assert trainer.strategy.num_replicas_in_sync == 2
+    result = trainer.fit()
+    assert result.step == 2, result
+    saved = sorted(n for n in os.listdir(os.path.join(run_dir, "checkpoints")) if n.endswith(".index"))
+    assert saved == ["ckpt-2.index"], saved
+    resumed = Trainer(trainer_config, run_dir, log=lambda _: None)
+    assert resumed.step == 2
+    for s, m in zip(trainer.model.variables, resumed.model.variables, strict=True):
+        if "pool" not in s.path:
+            np.testing.assert_array_equal(s.numpy(), m.numpy(), err_msg=s.path)
+
+    if failures:
+        print("\n".join(failures))
+        sys.exit(1)
+    print(f"ok: {moved} variables moved by more than 1e-3, alike on 1 and 2 replicas")
+
+
+if __name__ == "__main__":
+    main()

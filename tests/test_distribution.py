@@ -1,0 +1,40 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import TINY, TINY_CYCLEGAN, TINY_UNIT
+from tfi2i import distribution
+from tfi2i.errors import Tfi2iError
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "mirrored_step.py")
+MODELS = {
+    # Dropout masks come from one seed state per replica, so they differ from one device's.
+    "pix2pix": ("paired_root", ["model.generator.params.dropout=false"]),
+    "cyclegan": ("unpaired_root", TINY_CYCLEGAN),
+    "unit": ("unpaired_root", TINY_UNIT),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_a_mirrored_step_on_two_devices_equals_one_device(request, tmp_path, name):
+    """One step with global batch 2 split over 2 logical CPUs gives the single-device step's
+    weights; the trainer trains on 2 replicas, saves one checkpoint per save and resumes."""
+    root_fixture, overrides = MODELS[name]
+    root = request.getfixturevalue(root_fixture)
+    result = subprocess.run(
+        [sys.executable, SCRIPT, name, root, str(tmp_path / "run"), *TINY, *overrides, "train.report=false"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1].startswith("ok:")
+
+
+def test_devices_that_do_not_exist_are_named():
+    with pytest.raises(Tfi2iError, match=r"train.devices names '/gpu:7', which this machine does not have; pick from "
+                                         r"/cpu:0"):
+        distribution.build_strategy("mirrored", ["/gpu:7"])
+    with pytest.raises(Tfi2iError, match="set distribute: mirrored or drop it"):
+        distribution.build_strategy("none", ["/cpu:0"])
+    assert distribution.build_strategy("mirrored", ["/cpu:0"]) is distribution.build_strategy("mirrored", ["CPU:0"])
