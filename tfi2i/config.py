@@ -106,6 +106,7 @@ class TrainConfig:
     log_every_steps: int = 50
     val_steps: int = 0  # validation batches evaluated after each epoch; 0 turns it off
     jit_compile: bool = False
+    mixed_precision: bool = False  # mixed_float16 on GPUs (loss-scaled), mixed_bfloat16 on CPUs
     report: bool = True  # write RUN_DIR/report/index.html when training stops
     devices: Optional[list[str]] = None  # distribute: mirrored over these, e.g. [/gpu:0, /gpu:1]; default all GPUs
     # A metric pass on a fixed held-out subset every this many epochs (0: off); logged as eval/*.

@@ -173,7 +173,8 @@ class TranslationModel(keras.Model):
         # gradient ignores G's variables and G's ignores D's.
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             g_terms, d_terms = self.loss_terms(real_a, real_b, training=True)
-            g_loss, d_loss = self.reduce(g_terms), self.reduce(d_terms)
+            g_loss = self.objective(g_terms, self.generator_optimizer)
+            d_loss = self.objective(d_terms, self.discriminator_optimizer)
         self.update(g_tape, g_loss, self.generator_variables, self.generator_optimizer)
         self.update(d_tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
         return self.track(g_terms, d_terms)
@@ -185,9 +186,10 @@ class TranslationModel(keras.Model):
 
     # --- loss helpers -------------------------------------------------------------------
 
-    def reduce(self, terms):
-        """Scalar for the gradient: the summed terms over the replica's examples / global batch."""
-        return tf.nn.compute_average_loss(tf.add_n(list(terms.values())))
+    def objective(self, terms, optimizer):
+        """The scalar a player's tape differentiates: the summed terms over the replica's
+        examples / the global batch, times the loss scale under float16 mixed precision."""
+        return optimizer.scale_loss(tf.nn.compute_average_loss(tf.add_n(list(terms.values()))))
 
     def translation_loss_terms(self, translation, direction):
         """Weighted per-example values of every configured loss for one direction."""

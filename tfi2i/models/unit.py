@@ -144,12 +144,12 @@ class UNIT(TranslationModel):
             reals[direction] = output_real
         with tf.GradientTape() as tape:
             d_terms = self.discriminator_loss_terms(fakes, reals, training=True)
-            d_loss = self.reduce(d_terms)
+            d_loss = self.objective(d_terms, self.discriminator_optimizer)
         self.update(tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
         # 2. Encoder/generator step against the updated discriminators.
         with tf.GradientTape() as tape:
             g_terms = self.generator_terms(self.translations(real_a, real_b, training=True), training=True)
-            g_loss = self.reduce(g_terms)
+            g_loss = self.objective(g_terms, self.generator_optimizer)
         self.update(tape, g_loss, self.generator_variables, self.generator_optimizer)
         return self.track(g_terms, d_terms)
 

@@ -42,6 +42,7 @@ def _encoder(input_nc, ngf, n_downsampling, private_blocks, shared, norm, name):
     x = _residual_stack(ngf * 2**n_downsampling, private_blocks, norm, f"{name}_blocks")(x)
     if shared is not None:
         x = shared(x)
+    x = layers.Activation("linear", dtype="float32", name="latent_mean")(x)  # float32 for the KL terms
     return keras.Model(inputs, x, name=name)
 
 

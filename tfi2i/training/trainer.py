@@ -12,7 +12,7 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
-from tfi2i import distribution, evaluation, factory
+from tfi2i import distribution, evaluation, factory, precision
 from tfi2i.data import folders, pipeline, synthetic
 from tfi2i.errors import Tfi2iError
 from tfi2i.metrics import features, paired
@@ -63,16 +63,20 @@ class Trainer:
         self.total_epochs = train.n_epochs + train.n_epochs_decay
 
         self.strategy = distribution.build_strategy(config.distribute, train.devices)
+        self.dtype_policy = precision.policy_name(train.mixed_precision)
+        if train.mixed_precision:
+            log(f"mixed precision: {self.dtype_policy}")
         with self.strategy.scope():
-            self.model = factory.build_model(config)
+            with precision.dtype_policy(self.dtype_policy):
+                self.model = factory.build_model(config)
             if self.model.needs_pairs and data.layout == "unaligned":
                 raise Tfi2iError(
                     f"model '{config.model.name}' learns from paired examples, but data.layout is 'unaligned'; "
                     f"use an aligned or paired_folders dataset, or an unpaired model such as cyclegan"
                 )
             self.model.compile(
-                factory.build_optimizer(config, self.steps_per_epoch),
-                factory.build_optimizer(config, self.steps_per_epoch),
+                precision.wrap_optimizer(factory.build_optimizer(config, self.steps_per_epoch), self.dtype_policy),
+                precision.wrap_optimizer(factory.build_optimizer(config, self.steps_per_epoch), self.dtype_policy),
                 jit_compile=train.jit_compile,
             )
             self.model.build_optimizers()

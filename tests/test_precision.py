@@ -1,0 +1,87 @@
+import keras
+import numpy as np
+import pytest
+
+from tests.conftest import TINY, TINY_CYCLEGAN, TINY_UNIT
+from tfi2i import config as config_lib, precision
+from tfi2i.training.trainer import Trainer
+
+MODELS = {"pix2pix": ("paired_root", []), "cyclegan": ("unpaired_root", TINY_CYCLEGAN),
+          "unit": ("unpaired_root", TINY_UNIT)}
+SHORT = ["train.steps_per_epoch=3", "train.n_epochs=1", "train.n_epochs_decay=0"]
+
+
+class EpochLogs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.logs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.logs.append(dict(logs))
+
+
+def train(request, tmp_path, name, *overrides):
+    root_fixture, model_overrides = MODELS[name]
+    root = request.getfixturevalue(root_fixture)
+    config = config_lib.load(None, [f"data.root={root}", *TINY, *model_overrides, *SHORT, *overrides])
+    trainer = Trainer(config, str(tmp_path / "run"), log=lambda _: None)
+    logs = EpochLogs()
+    result = trainer.fit([logs])
+    return trainer, result, logs.logs
+
+
+def leaf_layers(model):
+    """Every layer that is not itself a model, in order, input layers left out."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += leaf_layers(layer)
+        elif not isinstance(layer, keras.layers.InputLayer):
+            found.append(layer)
+    return found
+
+
+def assert_trained_without_nan(trainer, result, logs):
+    assert result.step == 3
+    assert all(np.isfinite(v) for v in logs[-1].values()), logs[-1]
+    for v in trainer.model.variables:
+        if "float" in str(v.dtype):
+            assert np.isfinite(v.numpy()).all(), v.path
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_mixed_precision_on_a_cpu_is_bfloat16_with_float32_heads(request, tmp_path, name):
+    trainer, result, logs = train(request, tmp_path, name, "train.mixed_precision=true")
+    assert trainer.dtype_policy == "mixed_bfloat16"
+    translator = trainer.model.translator("a2b")
+    layers = leaf_layers(translator)
+    heads = {layer.name for layer in layers if layer.dtype_policy.name == "float32"}
+    # Only the heads compute in float32: the tanh, and UNIT's latent mean (its KL input).
+    assert heads == ({"latent_mean", "head_tanh"} if name == "unit" else {"head_tanh"})
+    assert {layer.dtype_policy.name for layer in layers if layer.name not in heads} == {"mixed_bfloat16"}
+    assert layers[-1].name == "head_tanh" and translator.output.dtype == "float32"
+    # Variables stay float32; bfloat16 needs no loss scaling.
+    assert {str(v.dtype) for v in trainer.model.trainable_variables} == {"float32"}
+    assert type(trainer.model.generator_optimizer) is keras.optimizers.Adam
+    assert_trained_without_nan(trainer, result, logs)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left as it was
+
+
+@pytest.mark.parametrize("name", ["pix2pix", "unit"])
+def test_float16_scales_the_loss_and_skips_overflowing_steps(request, tmp_path, monkeypatch, name):
+    monkeypatch.setattr(precision, "policy_name", lambda enabled: "mixed_float16" if enabled else "float32")
+    trainer, result, logs = train(request, tmp_path, name, "train.mixed_precision=true")
+    for optimizer in trainer.model.optimizers.values():
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    assert trainer.model.translator("a2b").layers[2].dtype_policy.name == "mixed_float16"
+    # The initial scale 2^15 overflows float16 for these losses: the scale was lowered, and the
+    # skipped steps do not count, so training still ran 3 real updates.
+    assert float(trainer.model.generator_optimizer.dynamic_scale.numpy()) < 2.0**15
+    assert_trained_without_nan(trainer, result, logs)
+
+
+def test_jit_compile_trains_as_without_it(request, tmp_path):
+    _, _, eager_graph = train(request, tmp_path / "plain", "pix2pix")
+    trainer, result, compiled = train(request, tmp_path / "xla", "pix2pix", "train.jit_compile=true")
+    assert trainer.model.jit_compile is True
+    assert compiled[0] == pytest.approx(eager_graph[0], rel=1e-3)
