@@ -125,7 +125,7 @@ class Config:
     )
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    distribute: Literal["none", "mirrored"] = "none"
+    distribute: Literal["none", "mirrored", "multi_worker"] = "none"
 
 
 # --- building dataclasses from plain data -----------------------------------------------

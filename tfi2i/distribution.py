@@ -1,11 +1,14 @@
 """tf.distribute: building the configured strategy, and what code running in one replica needs
 so that a split batch trains as the whole batch would.
 
-    none       the default strategy: one device
-    mirrored   MirroredStrategy over train.devices, or every visible GPU (the CPU when none)
+    none          the default strategy: one device
+    mirrored      MirroredStrategy over train.devices, or every visible GPU (the CPU when none)
+    multi_worker  MultiWorkerMirroredStrategy over the cluster in TF_CONFIG (trained with
+                  training.custom_loop; Keras fit is broken under it)
 """
 
 import functools
+import os
 
 import keras
 import tensorflow as tf
@@ -27,7 +30,22 @@ def build_strategy(name, devices=None):
                 f"pick from {', '.join('/' + d for d in sorted(known))} or leave train.devices out"
             )
         return _mirrored_strategy(tuple("/" + _short_name(d) for d in devices or ()))
-    raise Tfi2iError(f"distribute '{name}' is not supported; use 'none' or 'mirrored'")
+    if name == "multi_worker":
+        if devices:
+            raise Tfi2iError("train.devices applies to distribute: mirrored; each worker uses its own GPUs")
+        if "TF_CONFIG" not in os.environ:
+            raise Tfi2iError(
+                "distribute: multi_worker needs the cluster in the TF_CONFIG environment variable of every "
+                "worker; see the README's 'Training on several machines'"
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise Tfi2iError(f"distribute '{name}' is not supported; use 'none', 'mirrored' or 'multi_worker'")
+
+
+def is_chief(strategy):
+    """Whether this process writes the run (checkpoints, logs, samples, report): always, but
+    for the non-chief workers of a multi-worker cluster."""
+    return strategy.extended.should_checkpoint
 
 
 @functools.lru_cache(maxsize=None)

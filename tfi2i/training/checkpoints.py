@@ -42,10 +42,17 @@ def restore_weights(model, path):
 
 
 class RunCheckpoint:
-    def __init__(self, directory, model, max_to_keep=3):
+    """Restores from `directory` and saves there, or into `save_directory` when given: a
+    non-chief worker of a multi-worker cluster must take part in every save (the variables
+    are read collectively) but writes its copy somewhere nobody reads."""
+
+    def __init__(self, directory, model, max_to_keep=3, save_directory=None):
         self.model = model
         self.checkpoint = _layout(model, **model.optimizers)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
+        self.restore_manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
+        self.manager = self.restore_manager
+        if save_directory:
+            self.manager = tf.train.CheckpointManager(self.checkpoint, save_directory, max_to_keep=1)
 
     @property
     def step(self):
@@ -60,16 +67,16 @@ class RunCheckpoint:
 
     def restore_latest(self, warn=print):
         """Restores the newest readable checkpoint; returns its path, or None for a fresh run."""
-        for path in reversed(self.manager.checkpoints):
+        for path in reversed(self.restore_manager.checkpoints):
             try:
                 self.checkpoint.restore(path).assert_consumed()
                 return path
             except Exception as error:  # A damaged file fails in many ways (OpError, IndexError, ...).
                 warn(f"warning: checkpoint '{path}' could not be restored ({type(error).__name__}); trying an older one")
-        if self.manager.checkpoints:
+        if self.restore_manager.checkpoints:
             # Starting afresh here would let the manager delete the old checkpoints.
             raise Tfi2iError(
-                f"no checkpoint in '{self.manager.directory}' could be restored into this model; "
+                f"no checkpoint in '{self.restore_manager.directory}' could be restored into this model; "
                 f"train in a new --run-dir, or move that folder away to start this run over"
             )
         return None

@@ -6,7 +6,9 @@
 
 import dataclasses
 import os
+import shutil
 import sys
+import tempfile
 from typing import Optional
 
 import keras
@@ -16,7 +18,7 @@ from tfi2i import distribution, evaluation, factory, precision
 from tfi2i.data import folders, pipeline, synthetic
 from tfi2i.errors import Tfi2iError
 from tfi2i.metrics import features, paired
-from tfi2i.training import callbacks, checkpoints, report, run_dir as run_dir_lib
+from tfi2i.training import callbacks, checkpoints, custom_loop, report, run_dir as run_dir_lib
 
 
 @dataclasses.dataclass
@@ -50,6 +52,9 @@ class Trainer:
         self.run_dir = run_dir
         self.log = log
         run_dir_lib.check_continuable(run_dir, config)
+        # First: a multi-worker strategy must exist before TensorFlow runs anything.
+        self.strategy = distribution.build_strategy(config.distribute, config.train.devices)
+        self.is_chief = distribution.is_chief(self.strategy)
         keras.utils.set_random_seed(config.train.seed)
 
         data, train = config.data, config.train
@@ -62,7 +67,6 @@ class Trainer:
         self.steps_per_epoch = pipeline.steps_per_epoch(self.files, train.batch_size, train.steps_per_epoch)
         self.total_epochs = train.n_epochs + train.n_epochs_decay
 
-        self.strategy = distribution.build_strategy(config.distribute, train.devices)
         self.dtype_policy = precision.policy_name(train.mixed_precision)
         if train.mixed_precision:
             log(f"mixed precision: {self.dtype_policy}")
@@ -80,13 +84,16 @@ class Trainer:
                 jit_compile=train.jit_compile,
             )
             self.model.build_optimizers()
+        # A non-chief worker restores the run's checkpoints but saves its copies aside.
+        self.aside = None if self.is_chief else tempfile.mkdtemp(prefix="tfi2i-worker-checkpoints-")
         self.checkpoint = checkpoints.RunCheckpoint(
-            checkpoints.directory(run_dir), self.model, train.keep_checkpoints)
+            checkpoints.directory(run_dir), self.model, train.keep_checkpoints, save_directory=self.aside)
         self.metric_pass = self._metric_pass_inputs(root) if train.eval_every_epochs else None
         restored = self.checkpoint.restore_latest(warn=log)
         if restored:
             log(f"resuming from {restored} (step {self.step}, epoch {self.step // self.steps_per_epoch + 1})")
-        run_dir_lib.write_config(run_dir, config)
+        if self.is_chief:
+            run_dir_lib.write_config(run_dir, config)
 
     def _metric_pass_inputs(self, root):
         """(images, scoring) of the in-training metric pass, checked before anything is trained:
@@ -124,6 +131,8 @@ class Trainer:
 
     def _callbacks(self, stop):
         train = self.config.train
+        if not self.is_chief:  # it saves with the chief (collectively), and writes nothing else
+            return [stop, callbacks.CheckpointEveryEpochs(self.checkpoint, train.save_every_epochs)]
         writer = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs"))
         sample_files = self.val_files or self.files
         sample_batch = next(iter(pipeline.evaluation_set(sample_files, self.config.data, train.num_samples, train.num_samples)))
@@ -147,31 +156,45 @@ class Trainer:
         validation = None
         if train.val_steps and self.val_files:
             validation = pipeline.evaluation_set(self.val_files, self.config.data, train.batch_size).take(train.val_steps)
-        verbose = 1 if sys.stdout.isatty() else 2
         try:
-            while self.step < self.total_steps and stop.received is None:
-                epoch, offset = divmod(self.step, self.steps_per_epoch)
-                # A run resumed mid-epoch first finishes that epoch, so epochs keep their boundaries.
-                self.model.fit(
-                    pipeline.training_stream(self.files, self.config.data, train.seed, train.batch_size,
-                                             train.steps_per_epoch, start_step=self.step),
-                    initial_epoch=epoch,
-                    epochs=epoch + 1 if offset else self.total_epochs,
-                    steps_per_epoch=self.steps_per_epoch - offset,
-                    validation_data=validation,
-                    callbacks=cbs,
-                    shuffle=False,  # the stream is already shuffled, reproducibly
-                    verbose=verbose,
-                )
+            if self.config.distribute == "multi_worker":
+                if validation is not None:
+                    self.log("note: train.val_steps is not run under distribute: multi_worker")
+                stream = pipeline.training_stream(self.files, self.config.data, train.seed, train.batch_size,
+                                                  train.steps_per_epoch, start_step=self.step)
+                custom_loop.CustomLoop(self.model, self.strategy, self.log).run(
+                    stream, cbs, self.total_steps, self.steps_per_epoch)
+            else:
+                self._keras_fit(cbs, stop, validation)
         except tf.errors.InvalidArgumentError:
             bad = folders.find_unreadable(self.files.all_paths)
             if bad:
                 raise Tfi2iError(f"'{bad}' could not be decoded as an image; replace or remove it") from None
             raise
         self.checkpoint.save()
-        if train.report:
+        if self.aside:
+            shutil.rmtree(self.aside, ignore_errors=True)
+        if train.report and self.is_chief:
             self.log(f"report: {report.write(self.run_dir)}")
         return self._result(stop.received)
+
+    def _keras_fit(self, cbs, stop, validation):
+        train = self.config.train
+        verbose = 1 if sys.stdout.isatty() else 2
+        while self.step < self.total_steps and stop.received is None:
+            epoch, offset = divmod(self.step, self.steps_per_epoch)
+            # A run resumed mid-epoch first finishes that epoch, so epochs keep their boundaries.
+            self.model.fit(
+                pipeline.training_stream(self.files, self.config.data, train.seed, train.batch_size,
+                                         train.steps_per_epoch, start_step=self.step),
+                initial_epoch=epoch,
+                epochs=epoch + 1 if offset else self.total_epochs,
+                steps_per_epoch=self.steps_per_epoch - offset,
+                validation_data=validation,
+                callbacks=cbs,
+                shuffle=False,  # the stream is already shuffled, reproducibly
+                verbose=verbose,
+            )
 
     def _result(self, interrupted_by=None):
         return TrainResult(self.run_dir, self.step, self.step // self.steps_per_epoch, interrupted_by)
