@@ -67,10 +67,9 @@ def test_mixed_precision_on_a_cpu_is_bfloat16_with_float32_heads(request, tmp_pa
     assert keras.config.dtype_policy().name == "float32"  # the global policy is left as it was
 
 
-@pytest.mark.parametrize("name", ["pix2pix", "unit"])
-def test_float16_scales_the_loss_and_skips_overflowing_steps(request, tmp_path, monkeypatch, name):
+def test_float16_scales_the_loss_and_skips_overflowing_steps(request, tmp_path, monkeypatch):
     monkeypatch.setattr(precision, "policy_name", lambda enabled: "mixed_float16" if enabled else "float32")
-    trainer, result, logs = train(request, tmp_path, name, "train.mixed_precision=true")
+    trainer, result, logs = train(request, tmp_path, "pix2pix", "train.mixed_precision=true")
     for optimizer in trainer.model.optimizers.values():
         assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
     assert trainer.model.translator("a2b").layers[2].dtype_policy.name == "mixed_float16"

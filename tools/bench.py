@@ -1,0 +1,142 @@
+"""Training speed of the reference-size models on this machine.
+
+For CycleGAN (ResNet-9, ngf 64) at 128x128 and pix2pix (U-Net-256, ngf 64) at 256x256, batch 1,
+prints:
+  - images/s of the full training step (both players, every loss), on in-memory tensors
+  - the step's FLOPs, counted by TensorFlow's profiler on the traced train_step graph
+  - achieved GFLOP/s, and that as a share of the float32 GEMM peak measured in the same run
+  - the tf.data overhead: steps/s on the real pipeline (JPEG files decoded, resized, cropped,
+    flipped) against in-memory tensors
+  - peak RSS of the process
+
+    .venv/bin/python tools/bench.py [--models cyclegan pix2pix] [--steps 8] [--set train.jit_compile=true]
+
+For orientation: a PyTorch implementation of the same CycleGAN-128 step ran 0.35 images/s on
+the project's 2-core machine (a figure given with the task, not measured by this tool).
+"""
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from tfi2i import config as config_lib, factory, precision  # noqa: E402
+from tfi2i.data import folders, pipeline, synthetic  # noqa: E402
+
+CONFIGS = os.path.join(os.path.dirname(__file__), os.pardir, "configs")
+CASES = {
+    "cyclegan": ("cyclegan_horse2zebra.yaml", 128, "unpaired"),
+    "pix2pix": ("pix2pix_facades.yaml", 256, "paired"),
+}
+PYTORCH_CYCLEGAN_128 = 0.35  # images/s, given with the task for this machine
+
+
+def gemm_peak(size=2048, repeats=10):
+    """Best float32 matmul GFLOP/s of `size` x `size` matrices."""
+    a = tf.random.normal([size, size])
+    b = tf.random.normal([size, size])
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    matmul().numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul().numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def step_flops(model, size, channels):
+    """FLOPs of one train_step at batch 1, as TensorFlow's profiler counts its graph."""
+    from tensorflow.python.profiler import model_analyzer, option_builder
+
+    specs = (tf.TensorSpec([1, size, size, channels[0]]), tf.TensorSpec([1, size, size, channels[1]]))
+    graph = tf.function(model.train_step).get_concrete_function(specs).graph
+    options = option_builder.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return model_analyzer.profile(graph, options=options).total_float_ops
+
+
+def jpeg_dataset(kind, folder, size, count):
+    """The synthetic data at `size`, re-encoded as JPEG files (what real datasets hold)."""
+    synthetic.write(kind, folder, count=count, size=size, seed=0)
+    for path in folders.list_images(folder):
+        Image.open(path).convert("RGB").save(os.path.splitext(path)[0] + ".jpg", quality=95)
+        os.remove(path)
+    return folder
+
+
+def seconds_per_step(model, dataset, steps):
+    model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
+    start = time.perf_counter()
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+    return (time.perf_counter() - start) / steps
+
+
+def bench(name, steps, overrides, peak, workdir):
+    config_file, size, kind = CASES[name]
+    load_size = size * 286 // 256
+    config = config_lib.load(os.path.join(CONFIGS, config_file), [
+        f"data.root={workdir}/{name}", f"data.crop_size={size}", f"data.load_size={load_size}",
+        "train.batch_size=1", *overrides])
+    policy = precision.policy_name(config.train.mixed_precision)
+    with precision.dtype_policy(policy):
+        model = factory.build_model(config)
+    model.compile(precision.wrap_optimizer(factory.build_optimizer(config, 100), policy),
+                  precision.wrap_optimizer(factory.build_optimizer(config, 100), policy),
+                  jit_compile=config.train.jit_compile)
+    model.build_optimizers()
+    channels = (config.data.input_nc, config.data.output_nc)
+    flops = step_flops(model, size, channels)
+
+    rng = np.random.default_rng(0)
+    in_memory = tf.data.Dataset.from_tensors((
+        tf.constant(rng.uniform(-1, 1, (1, size, size, channels[0])), tf.float32),
+        tf.constant(rng.uniform(-1, 1, (1, size, size, channels[1])), tf.float32),
+    )).repeat()
+    compute = seconds_per_step(model, in_memory, steps)
+
+    root = jpeg_dataset(kind, os.path.join(workdir, name), load_size, count=64)
+    files = (folders.find_unpaired(root, "train") if kind == "unpaired"
+             else folders.find_paired(root, "aligned", "train"))
+    stream = pipeline.training_stream(files, config.data, config.train.seed, 1)
+    with_data = seconds_per_step(model, stream, steps)
+
+    achieved = flops / compute / 1e9
+    print(f"\n{name} {size}x{size}, batch 1, generator {config.model.generator.name} "
+          f"{config.model.generator.params}, policy {policy}, jit_compile {config.train.jit_compile}")
+    print(f"  training step (in-memory data)  {compute:8.3f} s   {1 / compute:7.3f} images/s")
+    print(f"  FLOPs per step (profiler)       {flops / 1e9:8.1f} GFLOP")
+    print(f"  achieved                        {achieved:8.1f} GFLOP/s = {achieved / peak:6.1%} of the GEMM peak")
+    print(f"  with the JPEG tf.data pipeline  {with_data:8.3f} s   overhead {with_data / compute - 1:+.1%}")
+    if name == "cyclegan" and size == 128:
+        print(f"  vs the PyTorch figure ({PYTORCH_CYCLEGAN_128} images/s)  {1 / compute / PYTORCH_CYCLEGAN_128:.2f}x")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per measurement")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+
+    keras.utils.set_random_seed(0)
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
+          f"devices {[d.name for d in tf.config.list_logical_devices()]}")
+    peak = gemm_peak()
+    print(f"float32 GEMM peak (2048x2048 matmul, best of 10): {peak:.1f} GFLOP/s")
+    with tempfile.TemporaryDirectory() as workdir:
+        for name in args.models:
+            bench(name, args.steps, args.overrides, peak, workdir)
+    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
