@@ -9,7 +9,7 @@ prints:
     flipped) against in-memory tensors
   - peak RSS of the process
 
-    .venv/bin/python tools/bench.py [--models cyclegan pix2pix] [--steps 8] [--set train.jit_compile=true]
+    .venv/bin/python tools/bench.py [--models cyclegan pix2pix] [--steps 5] [--rounds 3] [--set train.jit_compile=true]
 
 For orientation: a PyTorch implementation of the same CycleGAN-128 step ran 0.35 images/s on
 the project's 2-core machine (a figure given with the task, not measured by this tool).
@@ -73,14 +73,21 @@ def jpeg_dataset(kind, folder, size, count):
     return folder
 
 
-def seconds_per_step(model, dataset, steps):
-    model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
-    start = time.perf_counter()
-    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-    return (time.perf_counter() - start) / steps
+def seconds_per_step(model, datasets, steps, rounds):
+    """{name: [seconds per step of each round]} of training on each dataset. The rounds
+    alternate between the datasets, so a slow spell of a shared machine hits all of them."""
+    for dataset in datasets.values():
+        model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
+    times = {name: [] for name in datasets}
+    for _ in range(rounds):
+        for name, dataset in datasets.items():
+            start = time.perf_counter()
+            model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+            times[name].append((time.perf_counter() - start) / steps)
+    return times
 
 
-def bench(name, steps, overrides, peak, workdir):
+def bench(name, steps, rounds, overrides, peak, workdir):
     config_file, size, kind = CASES[name]
     load_size = size * 286 // 256
     config = config_lib.load(os.path.join(CONFIGS, config_file), [
@@ -101,21 +108,22 @@ def bench(name, steps, overrides, peak, workdir):
         tf.constant(rng.uniform(-1, 1, (1, size, size, channels[0])), tf.float32),
         tf.constant(rng.uniform(-1, 1, (1, size, size, channels[1])), tf.float32),
     )).repeat()
-    compute = seconds_per_step(model, in_memory, steps)
-
     root = jpeg_dataset(kind, os.path.join(workdir, name), load_size, count=64)
     files = (folders.find_unpaired(root, "train") if kind == "unpaired"
              else folders.find_paired(root, "aligned", "train"))
     stream = pipeline.training_stream(files, config.data, config.train.seed, 1)
-    with_data = seconds_per_step(model, stream, steps)
+    times = seconds_per_step(model, {"memory": in_memory, "files": stream}, steps, rounds)
+    compute, with_data = min(times["memory"]), min(times["files"])  # the least disturbed round of each
 
     achieved = flops / compute / 1e9
     print(f"\n{name} {size}x{size}, batch 1, generator {config.model.generator.name} "
           f"{config.model.generator.params}, policy {policy}, jit_compile {config.train.jit_compile}")
-    print(f"  training step (in-memory data)  {compute:8.3f} s   {1 / compute:7.3f} images/s")
+    print(f"  training step (in-memory data)  {compute:8.3f} s   {1 / compute:7.3f} images/s   "
+          f"(best of {rounds} rounds of {steps} steps; median {np.median(times['memory']):.3f} s)")
     print(f"  FLOPs per step (profiler)       {flops / 1e9:8.1f} GFLOP")
     print(f"  achieved                        {achieved:8.1f} GFLOP/s = {achieved / peak:6.1%} of the GEMM peak")
-    print(f"  with the JPEG tf.data pipeline  {with_data:8.3f} s   overhead {with_data / compute - 1:+.1%}")
+    print(f"  with the JPEG tf.data pipeline  {with_data:8.3f} s   overhead {with_data / compute - 1:+.1%}   "
+          f"(median {np.median(times['files']):.3f} s)")
     if name == "cyclegan" and size == 128:
         print(f"  vs the PyTorch figure ({PYTORCH_CYCLEGAN_128} images/s)  {1 / compute / PYTORCH_CYCLEGAN_128:.2f}x")
 
@@ -123,7 +131,8 @@ def bench(name, steps, overrides, peak, workdir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", choices=list(CASES), default=list(CASES))
-    parser.add_argument("--steps", type=int, default=8, help="timed steps per measurement")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per data source, alternating")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
 
@@ -134,7 +143,7 @@ def main():
     print(f"float32 GEMM peak (2048x2048 matmul, best of 10): {peak:.1f} GFLOP/s")
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.models:
-            bench(name, args.steps, args.overrides, peak, workdir)
+            bench(name, args.steps, args.rounds, args.overrides, peak, workdir)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
