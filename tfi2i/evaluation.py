@@ -112,8 +112,8 @@ def check_metrics(names):
 
 
 def score(fakes, reals, scoring, targets=None, sources=None, reconstructed=None, on_done=None):
-    # on_done(n): n more images went through the feature extractor.
-    """{metric: value} for translated images `fakes` (lists of float [H, W, C] arrays)."""
+    """{metric: value} for translated images `fakes` (lists of float [H, W, C] arrays);
+    `on_done(n)` is told as n more images go through the feature extractor."""
     try:
         return _score(fakes, reals, scoring, targets, sources, reconstructed, on_done)
     except ValueError as error:  # too few images for a metric

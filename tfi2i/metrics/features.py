@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfi2i import batching, registry
+from tfi2i import registry
 from tfi2i.errors import Tfi2iError
 
 GROUP = "tfi2i.feature_extractors"
@@ -64,8 +64,3 @@ class InceptionV3Features:
 
 def build(name="inception_v3", weights=None):
     return registry.load(GROUP, name)(weights=weights)
-
-
-def extract(extractor, images, batch_size=16, on_done=None):
-    """Features [N, D] of a list of images [H, W, C] (sizes may differ)."""
-    return np.stack(batching.apply_by_size(extractor, images, batch_size, on_done))
