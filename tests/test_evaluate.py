@@ -193,3 +193,17 @@ def test_cli_evaluate_refuses_bad_arguments_in_one_line(args, message):
     result = CliRunner().invoke(cli, ["evaluate", *args])
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1].startswith(f"error: {message}")
+
+
+def test_cli_evaluate_without_inception_weights_says_where_they_go(runs, test_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    result = CliRunner().invoke(cli, ["evaluate", "--model", runs["cyclegan"][0], "--data", test_root])
+    assert result.exit_code == 2
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("error: no InceptionV3 weights in the Keras cache")
+    assert line.endswith("or pass --inception-weights PATH (or score without features: "
+                         "--metrics pixel_accuracy,l1,psnr,ssim,cycle_l1)")
+    result = CliRunner().invoke(cli, ["evaluate", "--model", runs["cyclegan"][0], "--data", test_root,
+                                      "--metrics", "l1,cycle_l1", "--out", str(tmp_path / "e.json")])
+    assert result.exit_code == 0, result.output
+    assert set(json.load(open(tmp_path / "e.json"))["metrics"]) == {"l1", "cycle_l1"}

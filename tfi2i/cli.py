@@ -181,7 +181,15 @@ def evaluate_command(model_path, data_root, split, direction, checkpoint, real_d
     if checkpoint != "latest" and not checkpoint.isdigit():
         raise Tfi2iError(f"--checkpoint must be 'latest' or a step number, got '{checkpoint}'")
     names = evaluation.check_metrics([m.strip() for m in metrics.split(",") if m.strip()]) if metrics else None
-    extractor = features.build(extractor_name, weights) if evaluation.needs_features(names) else None
+    extractor = None
+    if evaluation.needs_features(names):
+        try:
+            extractor = features.build(extractor_name, weights)
+        except Tfi2iError as error:
+            if names is not None:
+                raise
+            raise Tfi2iError(f"{error} (or score without features: --metrics pixel_accuracy,l1,psnr,ssim,cycle_l1)"
+                             ) from None
     scoring = evaluation.Scoring(names, extractor, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size)
 
     def progress(label, length):

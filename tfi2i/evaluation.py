@@ -220,8 +220,8 @@ def score_translator(translator, back, images, scoring, progress=silent):
             reconstructed = translate_all(back, fakes, scoring.batch_size, bar.update)
     reals = [ref.load(translator.output_channels) for ref in images.reals]
     targets = [ref.load(translator.output_channels) for ref in images.targets] if images.targets else None
-    feature_count = len(reals) + len(fakes) if set(scoring.metrics) & set(DISTRIBUTION_METRICS) else 0
-    with progress("features", feature_count) as bar:
+    with_features = bool(set(scoring.metrics) & set(DISTRIBUTION_METRICS))
+    with (progress if with_features else silent)("features", len(reals) + len(fakes)) as bar:
         return score(fakes, reals, scoring, targets, sources, reconstructed, bar.update)
 
 
