@@ -13,6 +13,12 @@ from tfi2i.errors import Tfi2iError  # noqa: E402
 MAX_PIXELS = 4096 * 4096  # serving.DEFAULT_MAX_PIXELS, spelled out: importing serving loads TensorFlow
 
 
+def check_checkpoint(checkpoint):
+    """--checkpoint takes 'latest' or a step number."""
+    if checkpoint != "latest" and not checkpoint.isdigit():
+        raise Tfi2iError(f"--checkpoint must be 'latest' or a step number, got '{checkpoint}'")
+
+
 class _Group(click.Group):
     """Prints a Tfi2iError as one line and exits with code 2, no traceback."""
 
@@ -103,8 +109,7 @@ def export_command(run_dir, base, direction, version, checkpoint, name, max_pixe
     """Export one direction of a trained run as a SavedModel that TF Serving loads."""
     from tfi2i import export
 
-    if checkpoint != "latest" and not checkpoint.isdigit():
-        raise Tfi2iError(f"--checkpoint must be 'latest' or a step number, got '{checkpoint}'")
+    check_checkpoint(checkpoint)
     path = export.export(run_dir, base, direction, version, checkpoint, name, max_pixels)
     click.echo(f"exported {direction} to {path}")
 
@@ -126,8 +131,7 @@ def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_
     """Translate image files or folders (INPUTS) with an exported or trained model."""
     from tfi2i import translate_files, translators
 
-    if checkpoint != "latest" and not checkpoint.isdigit():
-        raise Tfi2iError(f"--checkpoint must be 'latest' or a step number, got '{checkpoint}'")
+    check_checkpoint(checkpoint)
     jobs = translate_files.plan(inputs, out_dir)
     translator = translators.load(model_path, direction, checkpoint)
     click.echo(f"translating {len(jobs)} images {translator.direction} with {translator.source} "
@@ -178,8 +182,7 @@ def evaluate_command(model_path, data_root, split, direction, checkpoint, real_d
     folders_given = real_dir is not None or fake_dir is not None
     if folders_given == (model_path is not None) or (folders_given and not (real_dir and fake_dir)):
         raise Tfi2iError("give either --model (with --data) or both --real and --fake")
-    if checkpoint != "latest" and not checkpoint.isdigit():
-        raise Tfi2iError(f"--checkpoint must be 'latest' or a step number, got '{checkpoint}'")
+    check_checkpoint(checkpoint)
     names = evaluation.check_metrics([m.strip() for m in metrics.split(",") if m.strip()]) if metrics else None
     extractor = None
     if evaluation.needs_features(names):
