@@ -184,11 +184,12 @@ def evaluate_model(model_path, scoring, data_root=None, direction=None, split="t
     return record, default_json_path(model_path, translator, split)
 
 
-def applicable_scoring(scoring, images, two_way, split):
-    """`scoring` with its metrics defaulted to what `images` and the model allow (metrics=None),
-    or checked against that."""
+def applicable_scoring(scoring, images, two_way, split, with_features=True):
+    """`scoring` with its metrics defaulted to what `images` and the model allow (metrics=None;
+    the feature metrics only `with_features`), or checked against that."""
     if scoring.metrics is None:
-        applicable = (*DISTRIBUTION_METRICS, *(paired.PAIRED_METRICS if images.targets else ()),
+        applicable = (*(DISTRIBUTION_METRICS if with_features else ()),
+                      *(paired.PAIRED_METRICS if images.targets else ()),
                       *(("cycle_l1",) if two_way else ()))
         scoring = dataclasses.replace(scoring, metrics=applicable)
     fewest = min(len(images.sources), len(images.reals))

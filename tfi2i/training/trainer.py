@@ -17,7 +17,7 @@ import tensorflow as tf
 from tfi2i import distribution, evaluation, factory, precision
 from tfi2i.data import folders, pipeline, synthetic
 from tfi2i.errors import Tfi2iError
-from tfi2i.metrics import features, paired
+from tfi2i.metrics import features
 from tfi2i.training import callbacks, checkpoints, custom_loop, report, run_dir as run_dir_lib
 
 
@@ -110,13 +110,10 @@ class Trainer:
         images = evaluation.EvaluationSet(
             images.sources[:count], images.targets[:count] if images.targets else None, images.reals[:count])
         two_way = "b2a" in self.model.directions
-        metrics = train.eval_metrics
-        if metrics is None:
-            metrics = [*(paired.PAIRED_METRICS if images.targets else ()), *(["cycle_l1"] if two_way else []),
-                       *(evaluation.DISTRIBUTION_METRICS if train.eval_feature_weights else ())]
-        scoring = evaluation.Scoring(evaluation.check_metrics(metrics), kid_subset_size=count, kid_subsets=10,
-                                     batch_size=train.batch_size)
-        scoring = evaluation.applicable_scoring(scoring, images, two_way, split)
+        metrics = evaluation.check_metrics(train.eval_metrics) if train.eval_metrics is not None else None
+        scoring = evaluation.Scoring(metrics, kid_subset_size=count, kid_subsets=10, batch_size=train.batch_size)
+        scoring = evaluation.applicable_scoring(
+            scoring, images, two_way, split, with_features=bool(train.eval_feature_weights))
         if evaluation.needs_features(scoring.metrics):  # built last: the cheap checks come first
             scoring = dataclasses.replace(scoring, extractor=features.build(weights=train.eval_feature_weights))
         return images, scoring
