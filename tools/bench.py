@@ -28,8 +28,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tfi2i import config as config_lib, factory, precision  # noqa: E402
+from tfi2i import config as config_lib  # noqa: E402
 from tfi2i.data import folders, pipeline, synthetic  # noqa: E402
+from tfi2i.training.trainer import Trainer  # noqa: E402
 
 CONFIGS = os.path.join(os.path.dirname(__file__), os.pardir, "configs")
 CASES = {
@@ -90,23 +91,15 @@ def seconds_per_step(model, datasets, steps, rounds):
 def bench(name, steps, rounds, overrides, peak, workdir):
     config_file, size, kind = CASES[name]
     load_size = size * 286 // 256
-    config = config_lib.load(os.path.join(CONFIGS, config_file), [
-        f"data.root={workdir}/{name}", f"data.crop_size={size}", f"data.load_size={load_size}",
-        "train.batch_size=1", *overrides])
-    policy = precision.policy_name(config.train.mixed_precision)
-    with precision.dtype_policy(policy):
-        model = factory.build_model(config)
-    model.compile(precision.wrap_optimizer(factory.build_optimizer(config, 100), policy),
-                  precision.wrap_optimizer(factory.build_optimizer(config, 100), policy),
-                  jit_compile=config.train.jit_compile)
-    model.build_optimizers()
-    channels = (config.data.input_nc, config.data.output_nc)
-    flops = step_flops(model, size, channels)
-
     root = jpeg_dataset(kind, os.path.join(workdir, name), load_size, count=64)
-    files = (folders.find_unpaired(root, "train") if kind == "unpaired"
-             else folders.find_paired(root, "aligned", "train"))
-    stream = pipeline.training_stream(files, config.data, config.train.seed, 1)
+    config = config_lib.load(os.path.join(CONFIGS, config_file), [
+        f"data.root={root}", f"data.crop_size={size}", f"data.load_size={load_size}",
+        "train.batch_size=1", "train.report=false", *overrides])
+    # The model, optimizers and data files exactly as `tfi2i train` builds them.
+    trainer = Trainer(config, os.path.join(workdir, f"{name}_run"), log=lambda _: None)
+    model, policy = trainer.model, trainer.dtype_policy
+    flops = step_flops(model, size, (config.data.input_nc, config.data.output_nc))
+    stream = pipeline.training_stream(trainer.files, config.data, config.train.seed, 1)
     # The same images held in memory: only the pipeline's work differs. (Random tensors are
     # no fair baseline: a step on them ran up to 15% slower than on images here.)
     in_memory = stream.take(steps).cache().repeat()
