@@ -2,6 +2,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -131,3 +132,14 @@ def runs(request, tmp_path_factory):
         trainer.fit()
         made[name] = (run_dir, trainer.model)
     return made
+
+
+class EpochLogs(keras.callbacks.Callback):
+    """Keeps every epoch's logs, for comparing training runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.logs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.logs.append(dict(logs))

@@ -10,10 +10,9 @@ import tempfile
 import numpy as np
 import pytest
 
-from tests.conftest import TINY
+from tests.conftest import TINY, EpochLogs
 from tfi2i import config as config_lib
 from tfi2i.training.trainer import Trainer
-from tests.test_precision import EpochLogs
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "multi_worker_run.py")
 OVERRIDES = [*TINY, "model.generator.params.dropout=false", "train.report=false", "train.steps_per_epoch=2",

@@ -2,22 +2,13 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import TINY, TINY_CYCLEGAN, TINY_UNIT
+from tests.conftest import TINY, TINY_CYCLEGAN, TINY_UNIT, EpochLogs
 from tfi2i import config as config_lib, precision
 from tfi2i.training.trainer import Trainer
 
 MODELS = {"pix2pix": ("paired_root", []), "cyclegan": ("unpaired_root", TINY_CYCLEGAN),
           "unit": ("unpaired_root", TINY_UNIT)}
 SHORT = ["train.steps_per_epoch=3", "train.n_epochs=1", "train.n_epochs_decay=0"]
-
-
-class EpochLogs(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.logs = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.logs.append(dict(logs))
 
 
 def train(request, tmp_path, name, *overrides):
