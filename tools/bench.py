@@ -74,17 +74,35 @@ def jpeg_dataset(kind, folder, size, count):
     return folder
 
 
+class StepClock(keras.callbacks.Callback):
+    """Times the steps of one `fit` from the end of its first step to the end of its last.
+
+    The first step pays for a new iterator filling its buffers, and the iterator's teardown
+    after the last step is not training: tf.data's autotuning thread can hold the teardown for
+    seconds (until its next wake-up; the wake-ups come 10 ms, 20 ms, ... 10.24 s apart), which
+    a `fit` per round would add to the round's time."""
+
+    def on_train_begin(self, logs=None):
+        self.ends = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(time.perf_counter())
+
+    def seconds_per_step(self):
+        return (self.ends[-1] - self.ends[0]) / (len(self.ends) - 1)
+
+
 def seconds_per_step(model, datasets, steps, rounds):
     """{name: [seconds per step of each round]} of training on each dataset. The rounds
     alternate between the datasets, so a slow spell of a shared machine hits all of them."""
+    clock = StepClock()
     for dataset in datasets.values():
         model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
     times = {name: [] for name in datasets}
     for _ in range(rounds):
         for name, dataset in datasets.items():
-            start = time.perf_counter()
-            model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-            times[name].append((time.perf_counter() - start) / steps)
+            model.fit(dataset, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[clock])
+            times[name].append(clock.seconds_per_step())
     return times
 
 
@@ -104,7 +122,7 @@ def bench(name, steps, rounds, overrides, peak, workdir):
     # no fair baseline: a step on them ran up to 15% slower than on images here.)
     in_memory = stream.take(steps).cache().repeat()
     times = seconds_per_step(model, {"memory": in_memory, "files": stream}, steps, rounds)
-    # Medians: single rounds on this shared machine run up to 15% faster or 40% slower.
+    # Medians: single rounds on this shared machine vary by a few percent.
     compute, with_data = np.median(times["memory"]), np.median(times["files"])
 
     achieved = flops / compute / 1e9
