@@ -5,6 +5,8 @@ import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
 from tfi2i.nets import discriminators, generators
+from tfi2i.nets.instance_norm import InstanceNormalization
+from tfi2i.nets.transposed_conv import Conv2DTranspose
 
 
 @pytest.mark.parametrize("size", [32, 64, 256])
@@ -64,8 +66,56 @@ def test_parameter_counts_match_the_reference():
 
 def test_instance_norm_has_no_affine_parameters():
     net = generators.resnet_generator(3, 3, ngf=4, n_blocks=1, norm="instance")
-    norms = [layer for layer in net.layers if isinstance(layer, keras.layers.GroupNormalization)]
+    norms = [layer for layer in net.layers if isinstance(layer, InstanceNormalization)]
     assert norms and all(not layer.weights for layer in norms)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8, 4), (3, 5, 7, 4)])
+def test_instance_norm_equals_group_norm_with_a_group_per_channel(shape):
+    """Each image's channels are normalized on their own (the batch of 3 has different
+    scales and offsets per image and channel), forward and backward."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=shape) * rng.uniform(0.01, 10, (shape[0], 1, 1, shape[3])) + 3, tf.float32)
+    dy = tf.constant(rng.normal(size=shape), tf.float32)
+    group_norm = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, center=False, scale=False)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        expected, ours = group_norm(x), InstanceNormalization(epsilon=1e-5)(x)
+    np.testing.assert_allclose(ours, expected, atol=2e-6)
+    np.testing.assert_allclose(tape.gradient(ours, x, dy), tape.gradient(expected, x, dy), atol=1e-6)
+    # Traced for any batch and size, as exports are.
+    traced = tf.function(InstanceNormalization(epsilon=1e-5), input_signature=[tf.TensorSpec([None, None, None, 4])])
+    np.testing.assert_allclose(traced(x), expected, atol=2e-6)
+
+
+@pytest.mark.parametrize("size, use_bias, by_matmul", [(1, True, True), (2, False, True), (8, True, True),
+                                                         (16, True, False)])
+def test_transposed_conv_equals_keras_on_both_paths(size, use_bias, by_matmul):
+    """Small inputs go through one matrix product and an overlap-add; outputs and gradients
+    (input, kernel, bias) equal keras.layers.Conv2DTranspose's with the same weights."""
+    rng = np.random.default_rng(0)
+    ours = Conv2DTranspose(5, 4, strides=2, padding="same", use_bias=use_bias, bias_initializer="random_normal")
+    x = tf.constant(rng.normal(size=(2, size, size, 3)), tf.float32)
+    ours.build(x.shape)
+    assert ours._by_matmul(x.shape) == by_matmul
+    keras_layer = keras.layers.Conv2DTranspose(5, 4, strides=2, padding="same", use_bias=use_bias)
+    keras_layer.build(x.shape)
+    keras_layer.set_weights(ours.get_weights())
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        expected, got = keras_layer(x), ours(x)
+    assert got.shape == (2, 2 * size, 2 * size, 5)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    for ours_grad, keras_grad in zip(tape.gradient(got, [x, *ours.weights]),
+                                     tape.gradient(expected, [x, *keras_layer.weights]), strict=True):
+        np.testing.assert_allclose(ours_grad, keras_grad, atol=1e-4)
+
+
+def test_other_transposed_convs_take_the_keras_op():
+    x_shape = (1, 2, 2, 3)
+    assert not Conv2DTranspose(5, 3, strides=2, padding="same")._by_matmul(x_shape)  # the ResNet's
+    assert not Conv2DTranspose(5, 4, strides=2, padding="valid")._by_matmul(x_shape)
+    assert not Conv2DTranspose(5, 4, strides=2, padding="same")._by_matmul((1, None, None, 3))
 
 
 def test_unet_dropout_blocks_and_skip_ablation():

@@ -6,12 +6,11 @@ class are looked up by name and built with their params, so models never read co
 
 import inspect
 
-import keras
-
 from tfi2i import registry
 from tfi2i.config import CROPPING_MODES
 from tfi2i.errors import Tfi2iError, did_you_mean
 from tfi2i.models.base import ModelParts, WeightedLoss
+from tfi2i.training.fused_adam import FusedAdam
 from tfi2i.training.schedules import EpochSchedule
 
 
@@ -98,5 +97,5 @@ def build_optimizer(config, steps_per_epoch):
     schedule = EpochSchedule(
         opt.lr, steps_per_epoch, train.lr_policy, train.n_epochs, train.n_epochs_decay, train.lr_decay_epochs
     )
-    return keras.optimizers.Adam(learning_rate=schedule, beta_1=opt.beta_1, beta_2=opt.beta_2)
+    return FusedAdam(learning_rate=schedule, beta_1=opt.beta_1, beta_2=opt.beta_2)
 

@@ -4,7 +4,8 @@ For CycleGAN (ResNet-9, ngf 64) at 128x128 and pix2pix (U-Net-256, ngf 64) at 25
 prints:
   - images/s of the full training step (both players, every loss), on in-memory tensors
   - the step's FLOPs, counted by TensorFlow's profiler on the traced train_step graph
-  - achieved GFLOP/s, and that as a share of the float32 GEMM peak measured in the same run
+  - achieved GFLOP/s, and that as a share of the float32 GEMM peak measured in the same run,
+    before each round of steps
   - the tf.data overhead: steps/s on the real pipeline (JPEG files decoded, resized, cropped,
     flipped) against the same batches held in memory
   - peak RSS of the process
@@ -40,18 +41,23 @@ CASES = {
 PYTORCH_CYCLEGAN_128 = 0.35  # images/s, given with the task for this machine
 
 
-def gemm_peak(size=2048, repeats=10):
-    """Best float32 matmul GFLOP/s of `size` x `size` matrices."""
+def gemm_meter(size=2048):
+    """A function that measures the float32 matmul GFLOP/s of `size` x `size` matrices, best
+    of `repeats` products."""
     a = tf.random.normal([size, size])
     b = tf.random.normal([size, size])
     matmul = tf.function(lambda: tf.matmul(a, b))
     matmul().numpy()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matmul().numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+
+    def measure(repeats):
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            matmul().numpy()
+            best = min(best, time.perf_counter() - start)
+        return 2 * size**3 / best / 1e9
+
+    return measure
 
 
 def step_flops(model, size, channels):
@@ -92,21 +98,23 @@ class StepClock(keras.callbacks.Callback):
         return (self.ends[-1] - self.ends[0]) / (len(self.ends) - 1)
 
 
-def seconds_per_step(model, datasets, steps, rounds):
-    """{name: [seconds per step of each round]} of training on each dataset. The rounds
-    alternate between the datasets, so a slow spell of a shared machine hits all of them."""
+def seconds_per_step(model, datasets, steps, rounds, gemm):
+    """{name: [seconds per step of each round]} of training on each dataset, and under "gemm"
+    the GEMM peak measured just before each round. The rounds alternate between the datasets,
+    so a slow spell of a shared machine hits all of them, and the GEMM as well."""
     clock = StepClock()
     for dataset in datasets.values():
         model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
-    times = {name: [] for name in datasets}
+    times = {name: [] for name in ["gemm", *datasets]}
     for _ in range(rounds):
+        times["gemm"].append(gemm(repeats=5))
         for name, dataset in datasets.items():
             model.fit(dataset, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[clock])
             times[name].append(clock.seconds_per_step())
     return times
 
 
-def bench(name, steps, rounds, overrides, peak, workdir):
+def bench(name, steps, rounds, overrides, gemm, workdir):
     config_file, size, kind = CASES[name]
     load_size = size * 286 // 256
     root = jpeg_dataset(kind, os.path.join(workdir, name), load_size, count=64)
@@ -120,18 +128,25 @@ def bench(name, steps, rounds, overrides, peak, workdir):
     stream = pipeline.training_stream(trainer.files, config.data, config.train.seed, 1)
     # The same images held in memory: only the pipeline's work differs. (Random tensors are
     # no fair baseline: a step on them ran up to 15% slower than on images here.)
-    in_memory = stream.take(steps).cache().repeat()
-    times = seconds_per_step(model, {"memory": in_memory, "files": stream}, steps, rounds)
-    # Medians: single rounds on this shared machine vary by a few percent.
+    # Materialized, so that nothing of the pipeline runs in the baseline (a `.cache()` fills
+    # only once an iterator has read it to its end).
+    batches = [tuple(t.numpy() for t in batch) for batch in stream.take(steps + 1)]
+    in_memory = tf.data.Dataset.from_tensor_slices(tuple(np.stack(column) for column in zip(*batches))).repeat()
+    times = seconds_per_step(model, {"memory": in_memory, "files": stream}, steps, rounds, gemm)
+    # Medians: single rounds on this shared machine vary by a few percent, and so does the
+    # GEMM peak from one process to the next (434-482 GFLOP/s seen).
     compute, with_data = np.median(times["memory"]), np.median(times["files"])
-
     achieved = flops / compute / 1e9
+    share = np.median([flops / t / 1e9 / peak for t, peak in zip(times["memory"], times["gemm"])])
     print(f"\n{name} {size}x{size}, batch 1, generator {config.model.generator.name} "
           f"{config.model.generator.params}, policy {policy}, jit_compile {config.train.jit_compile}")
     print(f"  training step (batches in memory) {compute:6.3f} s   {1 / compute:7.3f} images/s   "
           f"(median of {rounds} rounds of {steps} steps; best {min(times['memory']):.3f} s)")
     print(f"  FLOPs per step (profiler)       {flops / 1e9:8.1f} GFLOP")
-    print(f"  achieved                        {achieved:8.1f} GFLOP/s = {achieved / peak:6.1%} of the GEMM peak")
+    print(f"  GEMM peak in the rounds           {np.median(times['gemm']):6.1f} GFLOP/s median "
+          f"({min(times['gemm']):.1f}-{max(times['gemm']):.1f})")
+    print(f"  achieved                        {achieved:8.1f} GFLOP/s = {share:6.1%} of the GEMM peak "
+          f"(median of the rounds' shares; {achieved / max(times['gemm']):.1%} of the highest peak)")
     print(f"  with the JPEG tf.data pipeline  {with_data:8.3f} s   overhead {with_data / compute - 1:+.1%}   "
           f"(best {min(times['files']):.3f} s)")
     if name == "cyclegan" and size == 128:
@@ -149,11 +164,12 @@ def main():
     keras.utils.set_random_seed(0)
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
           f"devices {[d.name for d in tf.config.list_logical_devices()]}")
-    peak = gemm_peak()
-    print(f"float32 GEMM peak (2048x2048 matmul, best of 10): {peak:.1f} GFLOP/s")
+    gemm = gemm_meter()
+    print(f"float32 GEMM peak (2048x2048 matmul, best of 10): {gemm(repeats=10):.1f} GFLOP/s; "
+          f"measured again before each round")
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.models:
-            bench(name, args.steps, args.rounds, args.overrides, peak, workdir)
+            bench(name, args.steps, args.rounds, args.overrides, gemm, workdir)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

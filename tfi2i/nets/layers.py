@@ -4,6 +4,8 @@ import keras
 from keras import layers, ops
 
 from tfi2i.errors import Tfi2iError
+from tfi2i.nets.instance_norm import InstanceNormalization
+from tfi2i.nets.transposed_conv import Conv2DTranspose
 
 NORMS = ("instance", "batch", "none")
 
@@ -48,7 +50,7 @@ def normalization(norm, name):
     """Instance norm (no affine, eps 1e-5, as the reference), batch norm, or identity."""
     check_norm(norm)
     if norm == "instance":
-        return layers.GroupNormalization(groups=-1, epsilon=1e-5, center=False, scale=False, name=name)
+        return InstanceNormalization(epsilon=1e-5, name=name)
     if norm == "batch":
         return layers.BatchNormalization(
             momentum=0.9,
@@ -76,7 +78,7 @@ def conv(filters, kernel_size, strides=1, padding="same", use_bias=True, spectra
 
 
 def conv_transpose(filters, kernel_size, strides=2, use_bias=True, name=None):
-    return layers.Conv2DTranspose(
+    return Conv2DTranspose(
         filters,
         kernel_size,
         strides=strides,
