@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
-from tfi2i.nets import discriminators, generators
+from tfi2i.nets import discriminators, generators, layers
 from tfi2i.nets.instance_norm import InstanceNormalization
 from tfi2i.nets.transposed_conv import Conv2DTranspose
 
@@ -144,3 +144,15 @@ def test_bad_norm_and_size_are_one_line_errors():
         generators.resnet_generator(3, 3, norm="layer")
     with pytest.raises(Tfi2iError, match="power-of-two crop size.*got 100"):
         generators.unet_generator(3, 3, image_size=100)
+
+
+@pytest.mark.parametrize("padding", [1, 3])
+def test_reflection_padding_mirrors_the_border_as_tf_pad_does(padding):
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 7, 6, 3)), tf.float32)
+    dy = tf.constant(np.random.default_rng(1).normal(size=(2, 7 + 2 * padding, 6 + 2 * padding, 3)), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = layers.ReflectionPadding2D(padding)(x)
+        expected = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]], mode="REFLECT")
+    np.testing.assert_array_equal(ours, expected)
+    np.testing.assert_allclose(tape.gradient(ours, x, dy), tape.gradient(expected, x, dy), atol=1e-6)

@@ -23,8 +23,13 @@ class ReflectionPadding2D(layers.Layer):
         self.padding = int(padding)
 
     def call(self, x):
+        # Slices and concatenations rather than ops.pad(mode="reflect"): their gradients are
+        # slices and additions, where MirrorPadGrad took 3.5% of a CycleGAN step on CPU.
         p = self.padding
-        return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+        if p == 0:
+            return x
+        x = ops.concatenate([ops.flip(x[:, 1:p + 1], axis=1), x, ops.flip(x[:, -p - 1:-1], axis=1)], axis=1)
+        return ops.concatenate([ops.flip(x[:, :, 1:p + 1], axis=2), x, ops.flip(x[:, :, -p - 1:-1], axis=2)], axis=2)
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
