@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
 from tfi2i.nets import discriminators, generators, layers
+from tfi2i.nets.batch_norm import BatchNormalization
 from tfi2i.nets.instance_norm import InstanceNormalization
 from tfi2i.nets.transposed_conv import Conv2DTranspose
 
@@ -156,3 +157,30 @@ def test_reflection_padding_mirrors_the_border_as_tf_pad_does(padding):
         expected = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]], mode="REFLECT")
     np.testing.assert_array_equal(ours, expected)
     np.testing.assert_allclose(tape.gradient(ours, x, dy), tape.gradient(expected, x, dy), atol=1e-6)
+
+
+@pytest.mark.parametrize("synchronized", [False, True])
+def test_batch_norm_training_pass_equals_keras(synchronized):
+    """The fused training pass gives Keras' outputs, gradients and moving statistics; at
+    inference both read the moving statistics."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(2, 5, 6, 4)) * rng.uniform(0.1, 5, 4) + 1, tf.float32)
+    ours = BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized,
+                              gamma_initializer="random_normal", beta_initializer="random_normal")
+    expected = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized)
+    ours.build(x.shape)
+    expected.build(x.shape)
+    expected.set_weights(ours.get_weights())
+    assert ours._fusable(x, None)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        got, want = ours(x, training=True), expected(x, training=True)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    for ours_grad, keras_grad in zip(tape.gradient(got, [x, ours.gamma, ours.beta]),
+                                     tape.gradient(want, [x, expected.gamma, expected.beta]), strict=True):
+        np.testing.assert_allclose(ours_grad, keras_grad, atol=1e-5)
+    moving_mean, moving_variance = ours.get_weights()[2:]
+    assert np.abs(moving_mean).min() > 1e-3 and np.abs(moving_variance - 1).min() > 1e-3  # they moved
+    np.testing.assert_allclose(moving_mean, expected.moving_mean.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(moving_variance, expected.moving_variance.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ours(x, training=False), expected(x, training=False), atol=1e-6)

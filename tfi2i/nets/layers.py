@@ -4,6 +4,7 @@ import keras
 from keras import layers, ops
 
 from tfi2i.errors import Tfi2iError
+from tfi2i.nets.batch_norm import BatchNormalization
 from tfi2i.nets.instance_norm import InstanceNormalization
 from tfi2i.nets.transposed_conv import Conv2DTranspose
 
@@ -57,7 +58,7 @@ def normalization(norm, name):
     if norm == "instance":
         return InstanceNormalization(epsilon=1e-5, name=name)
     if norm == "batch":
-        return layers.BatchNormalization(
+        return BatchNormalization(
             momentum=0.9,
             synchronized=True,
             epsilon=1e-5,
