@@ -76,3 +76,12 @@ def test_jit_compile_trains_as_without_it(request, tmp_path):
     trainer, result, compiled = train(request, tmp_path / "xla", "pix2pix", "train.jit_compile=true")
     assert trainer.model.jit_compile is True
     assert compiled[0] == pytest.approx(eager_graph[0], rel=1e-3)
+
+
+def test_jit_compile_on_a_cpu_is_advised_against(tiny_config, tmp_path):
+    lines = []
+    Trainer(tiny_config("train.jit_compile=true"), str(tmp_path / "run"), log=lines.append)
+    assert "note: train.jit_compile on a CPU runs these networks several times slower; set it false" in lines
+    lines.clear()
+    Trainer(tiny_config(), str(tmp_path / "plain"), log=lines.append)
+    assert not any("jit_compile" in line for line in lines)

@@ -4,8 +4,9 @@ For CycleGAN (ResNet-9, ngf 64) at 128x128 and pix2pix (U-Net-256, ngf 64) at 25
 prints:
   - images/s of the full training step (both players, every loss), on in-memory tensors
   - the step's FLOPs, counted by TensorFlow's profiler on the traced train_step graph
-  - achieved GFLOP/s, and that as a share of the float32 GEMM peak measured in the same run,
-    before each round of steps
+  - achieved GFLOP/s, and that as a share of the GEMM peak measured in the same run, before
+    each round of steps, in the dtype the layers compute in (float32; bfloat16 under
+    train.mixed_precision on CPU)
   - the tf.data overhead: steps/s on the real pipeline (JPEG files decoded, resized, cropped,
     flipped) against the same batches held in memory
   - peak RSS of the process
@@ -41,11 +42,11 @@ CASES = {
 PYTORCH_CYCLEGAN_128 = 0.35  # images/s, given with the task for this machine
 
 
-def gemm_meter(size=2048):
-    """A function that measures the float32 matmul GFLOP/s of `size` x `size` matrices, best
-    of `repeats` products."""
-    a = tf.random.normal([size, size])
-    b = tf.random.normal([size, size])
+def gemm_meter(dtype="float32", size=2048):
+    """A function that measures the matmul GFLOP/s of `size` x `size` matrices of `dtype`,
+    best of `repeats` products."""
+    a = tf.cast(tf.random.normal([size, size]), dtype)
+    b = tf.cast(tf.random.normal([size, size]), dtype)
     matmul = tf.function(lambda: tf.matmul(a, b))
     matmul().numpy()
 
@@ -114,7 +115,7 @@ def seconds_per_step(model, datasets, steps, rounds, gemm):
     return times
 
 
-def bench(name, steps, rounds, overrides, gemm, workdir):
+def bench(name, steps, rounds, overrides, workdir):
     config_file, size, kind = CASES[name]
     load_size = size * 286 // 256
     root = jpeg_dataset(kind, os.path.join(workdir, name), load_size, count=64)
@@ -124,6 +125,9 @@ def bench(name, steps, rounds, overrides, gemm, workdir):
     # The model, optimizers and data files exactly as `tfi2i train` builds them.
     trainer = Trainer(config, os.path.join(workdir, f"{name}_run"), log=lambda _: None)
     model, policy = trainer.model, trainer.dtype_policy
+    # The peak of the dtype the convolutions compute in: bfloat16 under mixed precision on CPU.
+    compute_dtype = keras.DTypePolicy(policy).compute_dtype
+    gemm = gemm_meter(compute_dtype)
     flops = step_flops(model, size, (config.data.input_nc, config.data.output_nc))
     stream = pipeline.training_stream(trainer.files, config.data, config.train.seed, 1)
     # The same images held in memory: only the pipeline's work differs. (Random tensors are
@@ -143,7 +147,7 @@ def bench(name, steps, rounds, overrides, gemm, workdir):
     print(f"  training step (batches in memory) {compute:6.3f} s   {1 / compute:7.3f} images/s   "
           f"(median of {rounds} rounds of {steps} steps; best {min(times['memory']):.3f} s)")
     print(f"  FLOPs per step (profiler)       {flops / 1e9:8.1f} GFLOP")
-    print(f"  GEMM peak in the rounds           {np.median(times['gemm']):6.1f} GFLOP/s median "
+    print(f"  {compute_dtype} GEMM peak in the rounds  {np.median(times['gemm']):6.1f} GFLOP/s median "
           f"({min(times['gemm']):.1f}-{max(times['gemm']):.1f})")
     print(f"  achieved                        {achieved:8.1f} GFLOP/s = {share:6.1%} of the GEMM peak "
           f"(median of the rounds' shares; {achieved / max(times['gemm']):.1%} of the highest peak)")
@@ -164,12 +168,11 @@ def main():
     keras.utils.set_random_seed(0)
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
           f"devices {[d.name for d in tf.config.list_logical_devices()]}")
-    gemm = gemm_meter()
-    print(f"float32 GEMM peak (2048x2048 matmul, best of 10): {gemm(repeats=10):.1f} GFLOP/s; "
+    print(f"float32 GEMM peak (2048x2048 matmul, best of 10): {gemm_meter()(repeats=10):.1f} GFLOP/s; "
           f"measured again before each round")
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.models:
-            bench(name, args.steps, args.rounds, args.overrides, gemm, workdir)
+            bench(name, args.steps, args.rounds, args.overrides, workdir)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

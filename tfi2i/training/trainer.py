@@ -70,6 +70,10 @@ class Trainer:
         self.dtype_policy = precision.policy_name(train.mixed_precision)
         if train.mixed_precision:
             log(f"mixed precision: {self.dtype_policy}")
+        if train.jit_compile and not tf.config.list_logical_devices("GPU"):
+            # XLA's CPU convolutions lack oneDNN's kernels (tools/bench.py: CycleGAN-128 16 s a
+            # step against 1.35 s without it).
+            log("note: train.jit_compile on a CPU runs these networks several times slower; set it false")
         with self.strategy.scope():
             with precision.dtype_policy(self.dtype_policy):
                 self.model = factory.build_model(config)
