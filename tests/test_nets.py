@@ -71,6 +71,23 @@ def test_instance_norm_has_no_affine_parameters():
     assert norms and all(not layer.weights for layer in norms)
 
 
+def keras_twin(ours, keras_class, x, **settings):
+    """A `keras_class` layer made with `settings`, holding `ours`' weights; both built for `x`."""
+    twin = keras_class(**settings)
+    ours.build(x.shape)
+    twin.build(x.shape)
+    twin.set_weights(ours.get_weights())
+    return twin
+
+
+def output_and_gradients(layer, x, **call):
+    """[layer(x), its gradient for x, then for each trainable weight of the layer]."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, **call)
+    return [y, *tape.gradient(y, [x, *layer.trainable_weights])]
+
+
 @pytest.mark.parametrize("shape", [(1, 8, 8, 4), (3, 5, 7, 4)])
 def test_instance_norm_equals_group_norm_with_a_group_per_channel(shape):
     """Each image's channels are normalized on their own (the batch of 3 has different
@@ -97,18 +114,13 @@ def test_transposed_conv_equals_keras_on_both_paths(size, use_bias, by_matmul):
     rng = np.random.default_rng(0)
     ours = Conv2DTranspose(5, 4, strides=2, padding="same", use_bias=use_bias, bias_initializer="random_normal")
     x = tf.constant(rng.normal(size=(2, size, size, 3)), tf.float32)
-    ours.build(x.shape)
+    keras_layer = keras_twin(ours, keras.layers.Conv2DTranspose, x, filters=5, kernel_size=4, strides=2,
+                             padding="same", use_bias=use_bias)
     assert ours._by_matmul(x.shape) == by_matmul
-    keras_layer = keras.layers.Conv2DTranspose(5, 4, strides=2, padding="same", use_bias=use_bias)
-    keras_layer.build(x.shape)
-    keras_layer.set_weights(ours.get_weights())
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        expected, got = keras_layer(x), ours(x)
+    (got, *ours_grads), (expected, *keras_grads) = output_and_gradients(ours, x), output_and_gradients(keras_layer, x)
     assert got.shape == (2, 2 * size, 2 * size, 5)
     np.testing.assert_allclose(got, expected, atol=1e-5)
-    for ours_grad, keras_grad in zip(tape.gradient(got, [x, *ours.weights]),
-                                     tape.gradient(expected, [x, *keras_layer.weights]), strict=True):
+    for ours_grad, keras_grad in zip(ours_grads, keras_grads, strict=True):
         np.testing.assert_allclose(ours_grad, keras_grad, atol=1e-4)
 
 
@@ -167,17 +179,13 @@ def test_batch_norm_training_pass_equals_keras(synchronized):
     x = tf.constant(rng.normal(size=(2, 5, 6, 4)) * rng.uniform(0.1, 5, 4) + 1, tf.float32)
     ours = BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized,
                               gamma_initializer="random_normal", beta_initializer="random_normal")
-    expected = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized)
-    ours.build(x.shape)
-    expected.build(x.shape)
-    expected.set_weights(ours.get_weights())
+    expected = keras_twin(ours, keras.layers.BatchNormalization, x, momentum=0.9, epsilon=1e-5,
+                          synchronized=synchronized)
     assert ours._fusable(x, None)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        got, want = ours(x, training=True), expected(x, training=True)
+    (got, *ours_grads) = output_and_gradients(ours, x, training=True)  # gradients for x, gamma, beta
+    (want, *keras_grads) = output_and_gradients(expected, x, training=True)
     np.testing.assert_allclose(got, want, atol=1e-6)
-    for ours_grad, keras_grad in zip(tape.gradient(got, [x, ours.gamma, ours.beta]),
-                                     tape.gradient(want, [x, expected.gamma, expected.beta]), strict=True):
+    for ours_grad, keras_grad in zip(ours_grads, keras_grads, strict=True):
         np.testing.assert_allclose(ours_grad, keras_grad, atol=1e-5)
     moving_mean, moving_variance = ours.get_weights()[2:]
     assert np.abs(moving_mean).min() > 1e-3 and np.abs(moving_variance - 1).min() > 1e-3  # they moved

@@ -21,10 +21,8 @@ class BatchNormalization(layers.BatchNormalization):
         channels = inputs.shape[-1]
         gamma = self.gamma if self.scale else tf.ones([channels])
         beta = self.beta if self.center else tf.zeros([channels])
-        normalized = tf.raw_ops.FusedBatchNormV3(
-            x=inputs, scale=tf.cast(gamma, "float32"), offset=tf.cast(beta, "float32"),
-            mean=tf.zeros([0]), variance=tf.zeros([0]), epsilon=self.epsilon, data_format="NHWC", is_training=True,
-        )
+        normalized = normalize_by_batch_statistics(inputs, tf.cast(gamma, "float32"), tf.cast(beta, "float32"),
+                                                   self.epsilon)
         # The kernel returns the unbiased variance; Keras' moving variance averages the biased.
         count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), "float32")
         variance = normalized.batch_variance * (count - 1.0) / count
@@ -40,3 +38,13 @@ class BatchNormalization(layers.BatchNormalization):
         # Synchronized statistics need the other replicas' sums; with one replica there are none.
         context = tf.distribute.get_replica_context()
         return context is not None and context.num_replicas_in_sync == 1
+
+
+def normalize_by_batch_statistics(x, scale, offset, epsilon):
+    """NHWC `x` normalized with its own per-channel statistics over (batch, height, width),
+    then scaled and offset, by the fused kernel; also gives `batch_mean` and the unbiased
+    `batch_variance`."""
+    return tf.raw_ops.FusedBatchNormV3(
+        x=x, scale=scale, offset=offset, mean=tf.zeros([0]), variance=tf.zeros([0]), epsilon=epsilon,
+        data_format="NHWC", is_training=True,
+    )

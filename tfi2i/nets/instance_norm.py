@@ -4,6 +4,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from tfi2i.nets.batch_norm import normalize_by_batch_statistics
+
 
 @keras.saving.register_keras_serializable(package="tfi2i")
 class InstanceNormalization(layers.Layer):
@@ -27,10 +29,7 @@ class InstanceNormalization(layers.Layer):
             batch, height, width, channels = tf.unstack(tf.shape(x))
             x = tf.reshape(tf.transpose(x, (1, 2, 0, 3)), (1, height, width, batch * channels))
         ones = tf.ones(tf.shape(x)[-1:], tf.float32)
-        y = tf.raw_ops.FusedBatchNormV3(
-            x=x, scale=ones, offset=tf.zeros_like(ones), mean=tf.zeros([0]), variance=tf.zeros([0]),
-            epsilon=self.epsilon, data_format="NHWC", is_training=True,
-        ).y
+        y = normalize_by_batch_statistics(x, ones, tf.zeros_like(ones), self.epsilon).y
         if folds_batch:
             y = tf.transpose(tf.reshape(y, (height, width, batch, channels)), (2, 0, 1, 3))
         return y
