@@ -159,16 +159,27 @@ def test_bad_norm_and_size_are_one_line_errors():
         generators.unet_generator(3, 3, image_size=100)
 
 
-@pytest.mark.parametrize("padding", [1, 3])
-def test_reflection_padding_mirrors_the_border_as_tf_pad_does(padding):
-    x = tf.constant(np.random.default_rng(0).normal(size=(2, 7, 6, 3)), tf.float32)
-    dy = tf.constant(np.random.default_rng(1).normal(size=(2, 7 + 2 * padding, 6 + 2 * padding, 3)), tf.float32)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        ours = layers.ReflectionPadding2D(padding)(x)
-        expected = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]], mode="REFLECT")
+@pytest.mark.parametrize("padding, height, width, any_size", [
+    (1, 7, 6, False), (3, 9, 8, False), (2, 6, 9, False),  # the border folded back in place
+    (3, 7, 6, False), (1, 7, 6, True),  # MirrorPadGrad: too small to fold, size unknown when traced
+])
+def test_reflection_padding_mirrors_the_border_as_tf_pad_does(padding, height, width, any_size):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(2, height, width, 3)), tf.float32)
+    dy = tf.constant(rng.normal(size=(2, height + 2 * padding, width + 2 * padding, 3)), tf.float32)
+    pad = layers.ReflectionPadding2D(padding)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3] if any_size else x.shape)])
+    def padded_and_gradient(x):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            ours = pad(x)
+            expected = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]], mode="REFLECT")
+        return ours, expected, tape.gradient(ours, x, dy), tape.gradient(expected, x, dy)
+
+    ours, expected, our_gradient, expected_gradient = padded_and_gradient(x)
     np.testing.assert_array_equal(ours, expected)
-    np.testing.assert_allclose(tape.gradient(ours, x, dy), tape.gradient(expected, x, dy), atol=1e-6)
+    np.testing.assert_allclose(our_gradient, expected_gradient, atol=1e-6)
 
 
 @pytest.mark.parametrize("synchronized", [False, True])
