@@ -7,6 +7,7 @@ from tfi2i.errors import Tfi2iError
 from tfi2i.nets import discriminators, generators, layers
 from tfi2i.nets.batch_norm import BatchNormalization
 from tfi2i.nets.instance_norm import InstanceNormalization
+from tfi2i.nets.conv import Conv2D
 from tfi2i.nets.transposed_conv import Conv2DTranspose
 
 
@@ -129,6 +130,36 @@ def test_other_transposed_convs_take_the_keras_op():
     assert not Conv2DTranspose(5, 3, strides=2, padding="same")._by_matmul(x_shape)  # the ResNet's
     assert not Conv2DTranspose(5, 4, strides=2, padding="valid")._by_matmul(x_shape)
     assert not Conv2DTranspose(5, 4, strides=2, padding="same")._by_matmul((1, None, None, 3))
+
+
+@pytest.mark.parametrize("kernel_size, filters, height, width, use_bias, by_blocks", [
+    (7, 3, 12, 10, True, True), (3, 1, 6, 8, False, True), (5, 4, 8, 8, True, True),
+    (7, 3, 11, 10, True, False),  # odd height: the Keras op
+])
+def test_conv_equals_keras_on_both_paths(kernel_size, filters, height, width, use_bias, by_blocks):
+    """A few output channels are computed on 2x2 pixel blocks; outputs and gradients (input,
+    kernel, bias) equal keras.layers.Conv2D's with the same weights."""
+    rng = np.random.default_rng(0)
+    settings = dict(filters=filters, kernel_size=kernel_size, padding="valid", use_bias=use_bias)
+    ours = Conv2D(**settings, bias_initializer="random_normal")
+    x = tf.constant(rng.normal(size=(2, height, width, 6)), tf.float32)
+    keras_layer = keras_twin(ours, keras.layers.Conv2D, x, **settings)
+    assert ours._by_blocks(x.shape) == by_blocks
+    (got, *ours_grads), (expected, *keras_grads) = output_and_gradients(ours, x), output_and_gradients(keras_layer, x)
+    assert got.shape == (2, height - kernel_size + 1, width - kernel_size + 1, filters)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    for ours_grad, keras_grad in zip(ours_grads, keras_grads, strict=True):
+        np.testing.assert_allclose(ours_grad, keras_grad, atol=1e-4)
+
+
+def test_other_convs_take_the_keras_op():
+    x_shape = (1, 8, 8, 3)
+    assert Conv2D(3, 7, padding="valid")._by_blocks(x_shape)  # the ResNet generator's head
+    assert not Conv2D(5, 7, padding="valid")._by_blocks(x_shape)  # enough filters for the kernel
+    assert not Conv2D(3, 4, padding="valid")._by_blocks(x_shape)  # even kernel
+    assert not Conv2D(3, 3, padding="same")._by_blocks(x_shape)
+    assert not Conv2D(3, 3, strides=2, padding="valid")._by_blocks(x_shape)
+    assert not Conv2D(3, 7, padding="valid")._by_blocks((1, None, None, 3))
 
 
 def test_unet_dropout_blocks_and_skip_ablation():

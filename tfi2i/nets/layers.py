@@ -5,6 +5,7 @@ from keras import layers, ops
 
 from tfi2i.errors import Tfi2iError
 from tfi2i.nets.batch_norm import BatchNormalization
+from tfi2i.nets.conv import Conv2D
 from tfi2i.nets.instance_norm import InstanceNormalization
 from tfi2i.nets.reflection_pad import ReflectionPadding2D
 from tfi2i.nets.transposed_conv import Conv2DTranspose
@@ -44,7 +45,7 @@ def normalization(norm, name):
 
 
 def conv(filters, kernel_size, strides=1, padding="same", use_bias=True, spectral_norm=False, name=None):
-    layer = layers.Conv2D(
+    layer = Conv2D(
         filters,
         kernel_size,
         strides=strides,
