@@ -1,5 +1,6 @@
 """CycleGAN (Zhu et al., 2017): unpaired translation A <-> B with cycle consistency."""
 
+import keras
 import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
@@ -38,6 +39,13 @@ class CycleGAN(TranslationModel):
         self.generator_b2a = parts.make_generator(parts.output_nc, parts.input_nc, name="generator_b2a")
         self.discriminator_a = parts.make_discriminator(parts.input_nc, name="discriminator_a")
         self.discriminator_b = parts.make_discriminator(parts.output_nc, name="discriminator_b")
+        # Passes whose inputs are ready together run as one call on a batch of both (faster
+        # on CPU: 3x3 convs at 32x32 gain 4%, the discriminator's 16x16 ones 10-20%), where
+        # that gives the same results: no network mixes the examples of a batch (batch norm)
+        # or keeps per-call state (spectral norm's power iteration).
+        self.stacks_passes = not any(
+            _mixes_calls(network) for network in
+            (self.generator_a2b, self.generator_b2a, self.discriminator_a, self.discriminator_b))
         size = parts.image_size
         # Seeds apart from the model's own, so the two pools make independent choices.
         self.pool_a = ImagePool(pool_size, (size, size, parts.input_nc), seed=parts.seed + 1, name="pool_a")
@@ -67,14 +75,24 @@ class CycleGAN(TranslationModel):
     def translate(self, source, output_real, direction, training):
         """One direction's Translation, with the optional fields the configured losses use."""
         generator, generator_back, _, _ = self._direction(direction)
-        translated = generator(source, training=training)
+        if self.uses("identity"):
+            translated, identity = self.both(generator, source, output_real, training)
+        else:
+            translated, identity = generator(source, training=training), None
         return Translation(
             source=source,
             translated=translated,
             reconstructed=generator_back(translated, training=training) if self.uses("reconstructed") else None,
             output_real=output_real,
-            identity=generator(output_real, training=training) if self.uses("identity") else None,
+            identity=identity,
         )
+
+    def both(self, network, x, y, training):
+        """network(x), network(y): one call on the two stacked where that is the same."""
+        if not (self.stacks_passes and x.shape[1:].is_fully_defined() and x.shape[1:] == y.shape[1:]):
+            return network(x, training=training), network(y, training=training)
+        outputs = network(tf.concat([x, y], axis=0), training=training)
+        return tf.split(outputs, [tf.shape(x)[0], tf.shape(y)[0]])
 
     def loss_terms(self, real_a, real_b, training):
         g_terms, d_terms = {}, {}
@@ -92,10 +110,9 @@ class CycleGAN(TranslationModel):
             fake = tf.stop_gradient(t.translated)
             if training:
                 fake = pool(fake)
+            real_logits, fake_logits = self.both(discriminator, output_real, fake, training)
             d_terms.update(self.discriminator_terms(
-                discriminator, output_real, fake,
-                discriminator(output_real, training=training), discriminator(fake, training=training),
-                self.loss_key("d_gan", direction),
+                discriminator, output_real, fake, real_logits, fake_logits, self.loss_key("d_gan", direction),
             ))
         return g_terms, d_terms
 
@@ -108,3 +125,12 @@ class CycleGAN(TranslationModel):
             translated = generator(source, training=False)
             columns += [source, translated, generator_back(translated, training=False)]
         return columns
+
+
+def _mixes_calls(network):
+    """Whether an example's output from `network` can depend on the rest of its batch or on
+    how many calls came before (so stacking two calls into one would change results)."""
+    layers = getattr(network, "layers", [])
+    return any(
+        isinstance(layer, (keras.layers.BatchNormalization, keras.layers.SpectralNormalization))
+        or _mixes_calls(layer) for layer in layers)
