@@ -9,7 +9,7 @@ from tfi2i.training.trainer import Trainer
 
 MODELS = {"pix2pix": ("paired_root", []), "cyclegan": ("unpaired_root", TINY_CYCLEGAN),
           "unit": ("unpaired_root", TINY_UNIT),
-          # Instance norm everywhere: the stacked passes, real float32 images with bfloat16 pooled ones.
+          # Instance norm everywhere: the stacked passes, real images with pooled ones.
           "cyclegan_stacked": ("unpaired_root", [*TINY_CYCLEGAN, "model.discriminator.params={ndf: 8, norm: instance}"])}
 SHORT = ["train.steps_per_epoch=3", "train.n_epochs=1", "train.n_epochs_decay=0"]
 

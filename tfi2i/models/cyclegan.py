@@ -91,9 +91,7 @@ class CycleGAN(TranslationModel):
         """network(x), network(y): one call on the two stacked where that is the same."""
         if not (self.stacks_passes and x.shape[1:].is_fully_defined() and x.shape[1:] == y.shape[1:]):
             return network(x, training=training), network(y, training=training)
-        # Under mixed precision pooled images come back in the compute dtype; the network
-        # casts its input to that dtype either way.
-        outputs = network(tf.concat([x, tf.cast(y, x.dtype)], axis=0), training=training)
+        outputs = network(tf.concat([x, y], axis=0), training=training)
         return tf.split(outputs, [tf.shape(x)[0], tf.shape(y)[0]])
 
     def loss_terms(self, real_a, real_b, training):

@@ -22,7 +22,9 @@ class ImagePool(keras.layers.Layer):
     """
 
     def __init__(self, pool_size, image_shape, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        # float32 under mixed precision too: the images stay as the generators' float32 heads
+        # made them (a layer of the global policy would round them to bfloat16 on the way in).
+        super().__init__(**{"dtype": "float32", **kwargs})
         self.pool_size = int(pool_size)
         if self.pool_size < 0:
             raise ValueError(f"pool_size must be 0 or more, got {pool_size}")
