@@ -107,6 +107,10 @@ class TrainConfig:
     val_steps: int = 0  # validation batches evaluated after each epoch; 0 turns it off
     jit_compile: bool = False
     mixed_precision: bool = False  # mixed_float16 on GPUs (loss-scaled), mixed_bfloat16 on CPUs
+    # TensorFlow's thread pools: threads each op splits its work over, and ops run at once
+    # (0: TensorFlow's choice, one thread per core for each).
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
     report: bool = True  # write RUN_DIR/report/index.html when training stops
     devices: Optional[list[str]] = None  # distribute: mirrored over these, e.g. [/gpu:0, /gpu:1]; default all GPUs
     # A metric pass on a fixed held-out subset every this many epochs (0: off); logged as eval/*.
@@ -310,8 +314,9 @@ def validate(config):
                 "log_every_steps", "eval_images"):
         if getattr(train, key) < 1:
             raise Tfi2iError(f"config key 'train.{key}' must be at least 1")
-    if train.eval_every_epochs < 0:
-        raise Tfi2iError("config key 'train.eval_every_epochs' must be 0 (off) or more")
+    for key in ("eval_every_epochs", "intra_op_threads", "inter_op_threads"):
+        if getattr(train, key) < 0:
+            raise Tfi2iError(f"config key 'train.{key}' must be 0 or more")
     if train.n_epochs + train.n_epochs_decay < 1:
         raise Tfi2iError("config keys 'train.n_epochs' + 'train.n_epochs_decay' must total at least 1")
     for i, loss in enumerate(config.losses):

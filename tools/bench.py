@@ -13,6 +13,7 @@ prints:
   - peak RSS of the process
 
     .venv/bin/python tools/bench.py [--models cyclegan pix2pix] [--steps 5] [--rounds 5] [--set train.jit_compile=true]
+        [--set train.intra_op_threads=1 --set train.inter_op_threads=2]
 
 For orientation: a PyTorch implementation of the same CycleGAN-128 step ran 0.35 images/s on
 the project's 2-core machine (a figure given with the task, not measured by this tool).
@@ -32,7 +33,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tfi2i import config as config_lib  # noqa: E402
+from tfi2i import config as config_lib, thread_pools  # noqa: E402
 from tfi2i.data import folders, pipeline, synthetic  # noqa: E402
 from tfi2i.nets.conv import Conv2D  # noqa: E402
 from tfi2i.training.trainer import Trainer  # noqa: E402
@@ -48,19 +49,23 @@ CONV_GRADIENTS = ("Conv2DBackpropInput", "Conv2DBackpropFilter")
 
 def gemm_meter(dtype="float32", size=2048):
     """A function that measures the matmul GFLOP/s of `size` x `size` matrices of `dtype`,
-    best of `repeats` products."""
-    a = tf.cast(tf.random.normal([size, size]), dtype)
-    b = tf.cast(tf.random.normal([size, size]), dtype)
-    matmul = tf.function(lambda: tf.matmul(a, b))
-    matmul().numpy()
+    best of `repeats` runs of one product and of two independent ones (two fill the machine
+    where each op gets one thread: train.intra_op_threads=1)."""
+    a, b, c = (tf.cast(tf.random.normal([size, size]), dtype) for _ in range(3))
+    one = tf.function(lambda: [tf.matmul(a, b)])
+    two = tf.function(lambda: [tf.matmul(a, b), tf.matmul(b, c)])
+    for products in (one, two):
+        products()
 
     def measure(repeats):
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            matmul().numpy()
-            best = min(best, time.perf_counter() - start)
-        return 2 * size**3 / best / 1e9
+        best = 0.0
+        for products in (one, two):
+            for _ in range(repeats):
+                start = time.perf_counter()
+                outputs = products()
+                [output.numpy() for output in outputs]
+                best = max(best, len(outputs) * 2 * size**3 / (time.perf_counter() - start) / 1e9)
+        return best
 
     return measure
 
@@ -185,10 +190,15 @@ def main():
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
 
+    # The thread pools first: TensorFlow fixes them when it first runs anything.
+    train = config_lib.load(os.path.join(CONFIGS, CASES[args.models[0]][0]), ["data.root=unused", *args.overrides]).train
+    thread_pools.configure(train.intra_op_threads, train.inter_op_threads, print)
     keras.utils.set_random_seed(0)
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
-          f"devices {[d.name for d in tf.config.list_logical_devices()]}")
-    print(f"float32 GEMM peak (2048x2048 matmul, best of 10): {gemm_meter()(repeats=10):.1f} GFLOP/s; "
+          f"devices {[d.name for d in tf.config.list_logical_devices()]}, threads per op "
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, ops at once "
+          f"{tf.config.threading.get_inter_op_parallelism_threads() or 'default'}")
+    print(f"float32 GEMM peak (2048x2048 matmuls, one or two at once, best of 10): {gemm_meter()(repeats=10):.1f} GFLOP/s; "
           f"measured again before each round")
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.models:

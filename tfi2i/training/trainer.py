@@ -14,7 +14,7 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
-from tfi2i import distribution, evaluation, factory, precision
+from tfi2i import distribution, evaluation, factory, precision, thread_pools
 from tfi2i.data import folders, pipeline, synthetic
 from tfi2i.errors import Tfi2iError
 from tfi2i.metrics import features
@@ -52,7 +52,8 @@ class Trainer:
         self.run_dir = run_dir
         self.log = log
         run_dir_lib.check_continuable(run_dir, config)
-        # First: a multi-worker strategy must exist before TensorFlow runs anything.
+        # First: thread pools and a multi-worker strategy must be set before TensorFlow runs anything.
+        thread_pools.configure(config.train.intra_op_threads, config.train.inter_op_threads, log)
         self.strategy = distribution.build_strategy(config.distribute, config.train.devices)
         self.is_chief = distribution.is_chief(self.strategy)
         keras.utils.set_random_seed(config.train.seed)

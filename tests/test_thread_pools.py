@@ -1,0 +1,45 @@
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from tfi2i import config as config_lib
+from tfi2i.errors import Tfi2iError
+from tfi2i.training.trainer import Trainer
+
+SIZED_PROCESS = """
+import tensorflow as tf
+from tfi2i import thread_pools
+notes = []
+thread_pools.configure(1, 3, notes.append)
+print(float(tf.reduce_sum(tf.ones([4]))))  # TensorFlow starts with the sizes asked for
+thread_pools.configure(2, 3, notes.append)  # too late for intra_op; inter_op is unchanged
+print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads())
+print(notes)
+"""
+
+
+def test_a_new_process_gets_the_pool_sizes_asked_for():
+    result = subprocess.run([sys.executable, "-c", SIZED_PROCESS], capture_output=True, text=True, check=True)
+    total, sizes, notes = result.stdout.strip().splitlines()
+    assert total == "4.0" and sizes == "1 3"
+    assert notes == ("['note: train.intra_op_threads=2 is ignored: this process started TensorFlow with 1; "
+                     "it applies to a new process']")
+
+
+def test_a_trainer_in_a_running_process_notes_that_its_sizes_stay(tiny_config, tmp_path):
+    tf.zeros([1]).numpy()  # TensorFlow runs in this process (as after any earlier test)
+    lines = []
+    Trainer(tiny_config("train.inter_op_threads=7"), str(tmp_path / "run"), log=lines.append)
+    assert ("note: train.inter_op_threads=7 is ignored: this process started TensorFlow with its default; "
+            "it applies to a new process") in lines
+    lines.clear()
+    Trainer(tiny_config(), str(tmp_path / "plain"), log=lines.append)
+    assert not any("_threads" in line for line in lines)
+
+
+@pytest.mark.parametrize("key", ["intra_op_threads", "inter_op_threads"])
+def test_negative_pool_sizes_are_refused(key):
+    with pytest.raises(Tfi2iError, match=f"config key 'train.{key}' must be 0 or more"):
+        config_lib.load(None, ["data.root=x", f"train.{key}=-1"])
