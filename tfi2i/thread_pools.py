@@ -7,8 +7,8 @@ def configure(intra_op, inter_op, log):
     """Sizes the pool each op splits its work over (intra) and the pool that runs independent
     ops at once (inter); 0 leaves TensorFlow's choice (one thread per core for each).
 
-    TensorFlow fixes both when it first runs anything. A process that already has (a second
-    trainer in one process) keeps its sizes, and says so where they differ."""
+    TensorFlow fixes both when it first runs anything. Where it runs already (a second trainer
+    in one process), the sizes stay as they are and a note says so where they differ."""
     threading = tf.config.threading
     wanted = {"intra_op": (intra_op, threading.get_intra_op_parallelism_threads,
                            threading.set_intra_op_parallelism_threads),

@@ -1,7 +1,7 @@
 """Building blocks shared by the networks: padding, normalization and initialized convolutions."""
 
 import keras
-from keras import layers, ops
+from keras import layers
 
 from tfi2i.errors import Tfi2iError
 from tfi2i.nets.batch_norm import BatchNormalization
