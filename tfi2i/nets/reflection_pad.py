@@ -45,17 +45,14 @@ def reflection_pad(x, p):
             if height is None or width is None or min(height, width) < 2 * p + 2:
                 # The fold needs disjoint border and interior rows; the op's own gradient
                 # serves sizes unknown at trace time and tiny images.
-                return tf.raw_ops.MirrorPadGrad(input=upstream, paddings=_paddings(p), mode="REFLECT")
+                paddings = [[0, 0], [p, p], [p, p], [0, 0]]
+                return tf.raw_ops.MirrorPadGrad(input=upstream, paddings=paddings, mode="REFLECT")
             return _fold_border(_fold_border(upstream, p, axis=1), p, axis=2)
 
         x = _mirror_border(x, p, axis=1)
         return _mirror_border(x, p, axis=2), gradient
 
     return pad(x)
-
-
-def _paddings(p):
-    return [[0, 0], [p, p], [p, p], [0, 0]]
 
 
 def _span(x, start, stop, axis):
