@@ -40,7 +40,7 @@ class CycleGAN(TranslationModel):
         self.discriminator_a = parts.make_discriminator(parts.input_nc, name="discriminator_a")
         self.discriminator_b = parts.make_discriminator(parts.output_nc, name="discriminator_b")
         # Passes whose inputs are ready together run as one call on a batch of both (faster
-        # on CPU: 3x3 convs at 32x32 gain 4%, the discriminator's 16x16 ones 10-20%), where
+        # on CPU: 3x3 convs at 32x32 gain 4%, the discriminator's 16x16 ones 10-24%), where
         # that gives the same results: no network mixes the examples of a batch (batch norm)
         # or keeps per-call state (spectral norm's power iteration).
         self.stacks_passes = not any(
