@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from tfi2i import __version__, config as config_lib, factory, serving
 from tfi2i.errors import Tfi2iError
+from tfi2i.nets.layers import every_layer
 from tfi2i.training import checkpoints, run_dir as run_dir_lib
 
 METADATA_FILE = "tfi2i.json"
@@ -41,11 +42,10 @@ def restore_model(run_dir, checkpoint="latest"):
 
 
 def _downsampling_convolutions(network):
-    for layer in network.layers:
+    # Nested models too, e.g. UNIT's encoder inside its translator.
+    for layer in every_layer(network):
         layer = getattr(layer, "layer", layer)  # look through SpectralNormalization
-        if hasattr(layer, "layers"):  # a nested model, e.g. UNIT's encoder inside its translator
-            yield from _downsampling_convolutions(layer)
-        elif isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose):
+        if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose):
             yield layer
 
 

@@ -17,6 +17,15 @@ def kernel_init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
+def every_layer(network):
+    """Each layer of `network`, descending into nested models. A wrapper such as
+    SpectralNormalization comes as itself (its `.layer` is the one it wraps)."""
+    for layer in network.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from every_layer(layer)
+
+
 def check_norm(norm):
     if norm not in NORMS:
         raise Tfi2iError(f"norm '{norm}' is not one of {', '.join(NORMS)}; fix the network's params.norm")
