@@ -89,6 +89,17 @@ def output_and_gradients(layer, x, **call):
     return [y, *tape.gradient(y, [x, *layer.trainable_weights])]
 
 
+def assert_same_output_and_gradients(ours, twin, x, output_atol, gradient_atol, **call):
+    """`ours` and `twin` give equal outputs and gradients for x and each weight; returns ours'
+    output."""
+    got, *ours_grads = output_and_gradients(ours, x, **call)
+    expected, *twin_grads = output_and_gradients(twin, x, **call)
+    np.testing.assert_allclose(got, expected, atol=output_atol)
+    for ours_grad, twin_grad in zip(ours_grads, twin_grads, strict=True):
+        np.testing.assert_allclose(ours_grad, twin_grad, atol=gradient_atol)
+    return got
+
+
 @pytest.mark.parametrize("shape", [(1, 8, 8, 4), (3, 5, 7, 4)])
 def test_instance_norm_equals_group_norm_with_a_group_per_channel(shape):
     """Each image's channels are normalized on their own (the batch of 3 has different
@@ -118,11 +129,8 @@ def test_transposed_conv_equals_keras_on_both_paths(size, use_bias, by_matmul):
     keras_layer = keras_twin(ours, keras.layers.Conv2DTranspose, x, filters=5, kernel_size=4, strides=2,
                              padding="same", use_bias=use_bias)
     assert ours._by_matmul(x.shape) == by_matmul
-    (got, *ours_grads), (expected, *keras_grads) = output_and_gradients(ours, x), output_and_gradients(keras_layer, x)
+    got = assert_same_output_and_gradients(ours, keras_layer, x, output_atol=1e-5, gradient_atol=1e-4)
     assert got.shape == (2, 2 * size, 2 * size, 5)
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    for ours_grad, keras_grad in zip(ours_grads, keras_grads, strict=True):
-        np.testing.assert_allclose(ours_grad, keras_grad, atol=1e-4)
 
 
 def test_other_transposed_convs_take_the_keras_op():
@@ -145,11 +153,8 @@ def test_conv_equals_keras_on_both_paths(kernel_size, filters, height, width, us
     x = tf.constant(rng.normal(size=(2, height, width, 6)), tf.float32)
     keras_layer = keras_twin(ours, keras.layers.Conv2D, x, **settings)
     assert ours._by_blocks(x.shape) == by_blocks
-    (got, *ours_grads), (expected, *keras_grads) = output_and_gradients(ours, x), output_and_gradients(keras_layer, x)
+    got = assert_same_output_and_gradients(ours, keras_layer, x, output_atol=1e-5, gradient_atol=1e-4)
     assert got.shape == (2, height - kernel_size + 1, width - kernel_size + 1, filters)
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    for ours_grad, keras_grad in zip(ours_grads, keras_grads, strict=True):
-        np.testing.assert_allclose(ours_grad, keras_grad, atol=1e-4)
 
 
 def test_other_convs_take_the_keras_op():
@@ -224,11 +229,8 @@ def test_batch_norm_training_pass_equals_keras(synchronized):
     expected = keras_twin(ours, keras.layers.BatchNormalization, x, momentum=0.9, epsilon=1e-5,
                           synchronized=synchronized)
     assert ours._fusable(x, None)
-    (got, *ours_grads) = output_and_gradients(ours, x, training=True)  # gradients for x, gamma, beta
-    (want, *keras_grads) = output_and_gradients(expected, x, training=True)
-    np.testing.assert_allclose(got, want, atol=1e-6)
-    for ours_grad, keras_grad in zip(ours_grads, keras_grads, strict=True):
-        np.testing.assert_allclose(ours_grad, keras_grad, atol=1e-5)
+    # Gradients for x, gamma and beta.
+    assert_same_output_and_gradients(ours, expected, x, output_atol=1e-6, gradient_atol=1e-5, training=True)
     moving_mean, moving_variance = ours.get_weights()[2:]
     assert np.abs(moving_mean).min() > 1e-3 and np.abs(moving_variance - 1).min() > 1e-3  # they moved
     np.testing.assert_allclose(moving_mean, expected.moving_mean.numpy(), rtol=1e-5)
