@@ -103,7 +103,8 @@ def assert_same_output_and_gradients(ours, twin, x, output_atol, gradient_atol, 
 @pytest.mark.parametrize("shape", [(1, 8, 8, 4), (3, 5, 7, 4)])
 def test_instance_norm_equals_group_norm_with_a_group_per_channel(shape):
     """Each image's channels are normalized on their own (the batch of 3 has different
-    scales and offsets per image and channel), forward and backward."""
+    scales and offsets per image and channel), forward and backward, for a batch known at
+    trace time (one kernel per image) and an unknown one (folded into the channels)."""
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=shape) * rng.uniform(0.01, 10, (shape[0], 1, 1, shape[3])) + 3, tf.float32)
     dy = tf.constant(rng.normal(size=shape), tf.float32)
@@ -113,9 +114,19 @@ def test_instance_norm_equals_group_norm_with_a_group_per_channel(shape):
         expected, ours = group_norm(x), InstanceNormalization(epsilon=1e-5)(x)
     np.testing.assert_allclose(ours, expected, atol=2e-6)
     np.testing.assert_allclose(tape.gradient(ours, x, dy), tape.gradient(expected, x, dy), atol=1e-6)
-    # Traced for any batch and size, as exports are.
-    traced = tf.function(InstanceNormalization(epsilon=1e-5), input_signature=[tf.TensorSpec([None, None, None, 4])])
-    np.testing.assert_allclose(traced(x), expected, atol=2e-6)
+    # Traced for any batch and size, as exports are: the batch is folded into the channels.
+    layer = InstanceNormalization(epsilon=1e-5)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 4])])
+    def traced(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        return y, tape.gradient(y, x, dy)
+
+    traced_y, traced_dx = traced(x)
+    np.testing.assert_allclose(traced_y, expected, atol=2e-6)
+    np.testing.assert_allclose(traced_dx, tape.gradient(expected, x, dy), atol=1e-6)
 
 
 @pytest.mark.parametrize("size, use_bias, by_matmul", [(1, True, True), (2, False, True), (8, True, True),
