@@ -4,7 +4,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from tfi2i import config as config_lib
+from tfi2i import config as config_lib, thread_pools
 from tfi2i.errors import Tfi2iError
 from tfi2i.training.trainer import Trainer
 
@@ -28,13 +28,35 @@ def test_a_new_process_gets_the_pool_sizes_asked_for():
                      "it applies to a new process']")
 
 
+UNSET_PROCESS = """
+import os
+import tensorflow as tf
+from tfi2i import thread_pools
+thread_pools.configure(None, None, print)
+print(len(os.sched_getaffinity(0)), tf.config.threading.get_intra_op_parallelism_threads(),
+      tf.config.threading.get_inter_op_parallelism_threads())
+"""
+
+
+def test_unset_sizes_split_the_cores_between_two_ops_without_a_gpu():
+    result = subprocess.run([sys.executable, "-c", UNSET_PROCESS], capture_output=True, text=True, check=True)
+    cores, intra_op, inter_op = map(int, result.stdout.split())
+    assert (intra_op, inter_op) == ((cores + 1) // 2, 2)
+
+
+def test_unset_sizes_are_tensorflows_with_a_gpu(monkeypatch):
+    gpu = tf.config.PhysicalDevice(name="/physical_device:GPU:0", device_type="GPU")
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [gpu] if kind == "GPU" else [])
+    assert thread_pools.default_sizes() == {"intra_op": 0, "inter_op": 0}
+
+
 def test_a_trainer_in_a_running_process_notes_that_its_sizes_stay(tiny_config, tmp_path):
     tf.zeros([1]).numpy()  # TensorFlow runs in this process (as after any earlier test)
     lines = []
     Trainer(tiny_config("train.inter_op_threads=7"), str(tmp_path / "run"), log=lines.append)
     assert ("note: train.inter_op_threads=7 is ignored: this process started TensorFlow with its default; "
             "it applies to a new process") in lines
-    lines.clear()
+    lines.clear()  # tfi2i's own choice, where the config leaves the sizes unset, goes unmentioned
     Trainer(tiny_config(), str(tmp_path / "plain"), log=lines.append)
     assert not any("_threads" in line for line in lines)
 

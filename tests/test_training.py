@@ -121,9 +121,10 @@ def test_continuing_with_a_different_model_is_refused(tiny_config, tmp_path):
     Trainer(tiny_config("train.n_epochs=1", "train.n_epochs_decay=0"), run_dir, log=lambda _: None).fit()
     with pytest.raises(Tfi2iError, match=r"different config \(model.generator.params.ngf differ\)"):
         Trainer(tiny_config("model.generator.params.ngf=16"), run_dir)
-    # Extending the schedule (and turning on validation) is allowed and continues from the last step.
-    longer = Trainer(tiny_config("train.n_epochs=2", "train.n_epochs_decay=0", "train.val_steps=1"), run_dir,
-                     log=lambda _: None)
+    # Extending the schedule (turning on validation, resizing thread pools) is allowed and continues
+    # from the last step.
+    longer = Trainer(tiny_config("train.n_epochs=2", "train.n_epochs_decay=0", "train.val_steps=1",
+                                 "train.inter_op_threads=0"), run_dir, log=lambda _: None)
     epoch_logs = []
     logger = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epoch_logs.append(logs))
     assert longer.step == 8 and longer.fit(extra_callbacks=[logger]).step == 16

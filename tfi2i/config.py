@@ -107,10 +107,11 @@ class TrainConfig:
     val_steps: int = 0  # validation batches evaluated after each epoch; 0 turns it off
     jit_compile: bool = False
     mixed_precision: bool = False  # mixed_float16 on GPUs (loss-scaled), mixed_bfloat16 on CPUs
-    # TensorFlow's thread pools: threads each op splits its work over, and ops run at once
-    # (0: TensorFlow's choice, one thread per core for each).
-    intra_op_threads: int = 0
-    inter_op_threads: int = 0
+    # TensorFlow's thread pools: threads each op splits its work over, and ops run at once.
+    # Unset: tfi2i's choice (without a GPU: half the cores per op, two ops at once);
+    # 0: TensorFlow's (one thread per core for each).
+    intra_op_threads: Optional[int] = None
+    inter_op_threads: Optional[int] = None
     report: bool = True  # write RUN_DIR/report/index.html when training stops
     devices: Optional[list[str]] = None  # distribute: mirrored over these, e.g. [/gpu:0, /gpu:1]; default all GPUs
     # A metric pass on a fixed held-out subset every this many epochs (0: off); logged as eval/*.
@@ -315,7 +316,7 @@ def validate(config):
         if getattr(train, key) < 1:
             raise Tfi2iError(f"config key 'train.{key}' must be at least 1")
     for key in ("eval_every_epochs", "intra_op_threads", "inter_op_threads"):
-        if getattr(train, key) < 0:
+        if (getattr(train, key) or 0) < 0:
             raise Tfi2iError(f"config key 'train.{key}' must be 0 or more")
     if train.n_epochs + train.n_epochs_decay < 1:
         raise Tfi2iError("config keys 'train.n_epochs' + 'train.n_epochs_decay' must total at least 1")

@@ -13,7 +13,7 @@ prints:
   - peak RSS of the process
 
     .venv/bin/python tools/bench.py [--models cyclegan pix2pix] [--steps 5] [--rounds 5] [--set train.jit_compile=true]
-        [--set train.intra_op_threads=1 --set train.inter_op_threads=2]
+        [--set train.intra_op_threads=0 --set train.inter_op_threads=0]   # TensorFlow's pools
 
 For orientation: a PyTorch implementation of the same CycleGAN-128 step ran 0.35 images/s on
 the project's 2-core machine (a figure given with the task, not measured by this tool).
@@ -50,7 +50,7 @@ CONV_GRADIENTS = ("Conv2DBackpropInput", "Conv2DBackpropFilter")
 def gemm_meter(dtype="float32", size=2048):
     """A function that measures the matmul GFLOP/s of `size` x `size` matrices of `dtype`,
     best of `repeats` runs of one product and of two independent ones (two fill the machine
-    where each op gets one thread: train.intra_op_threads=1)."""
+    where each op gets half the cores, as tfi2i's thread pools have it without a GPU)."""
     a, b, c = (tf.cast(tf.random.normal([size, size]), dtype) for _ in range(3))
     one = tf.function(lambda: [tf.matmul(a, b)])
     two = tf.function(lambda: [tf.matmul(a, b), tf.matmul(b, c)])

@@ -14,7 +14,7 @@ from tfi2i.errors import Tfi2iError
 
 CONFIG_FILE = "config.yaml"
 
-# Keys a continued run may change: they extend or observe training, not what is trained.
+# Keys a continued run may change: they extend, observe or pace training, not what is trained.
 RESUMABLE_CHANGES = (
     "data.root",
     "train.n_epochs",
@@ -27,6 +27,8 @@ RESUMABLE_CHANGES = (
     "train.val_steps",
     "train.report",
     "train.eval_",
+    "train.intra_op_threads",
+    "train.inter_op_threads",
 )
 
 
