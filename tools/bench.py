@@ -3,8 +3,8 @@
 For CycleGAN (ResNet-9, ngf 64) at 128x128 and pix2pix (U-Net-256, ngf 64) at 256x256, batch 1,
 prints:
   - images/s of the full training step (both players, every loss), on in-memory tensors
-  - the step's FLOPs, counted over the traced train_step graph (TensorFlow's per-op counts,
-    convolution gradients as the convolutions they differentiate)
+  - the step's FLOPs, counted over the ops of the traced train_step that run (TensorFlow's
+    per-op counts, convolution gradients as the convolutions they differentiate)
   - achieved GFLOP/s, and that as a share of the GEMM peak measured in the same run, before
     each round of steps, in the dtype the layers compute in (float32; bfloat16 under
     train.mixed_precision on CPU)
@@ -71,8 +71,9 @@ def gemm_meter(dtype="float32", size=2048):
 
 
 def step_flops(model, size, channels):
-    """FLOPs of one train_step at batch 1: TensorFlow's per-op counts over the traced graph,
-    with the convolution gradients counted as the convolutions they differentiate.
+    """FLOPs of one train_step at batch 1: TensorFlow's per-op counts over the ops of the
+    traced graph that run, with the convolution gradients counted as the convolutions they
+    differentiate.
 
     TensorFlow counts a Conv2DBackpropInput/Filter from the size of the convolution's input,
     padding included: 13% too many for a 3x3 conv on a reflection-padded 32x32 image. Here
@@ -80,20 +81,43 @@ def step_flops(model, size, channels):
     channels, as the forward Conv2D is counted. And the graph is traced with the plain
     convolution in place of the blocked one (tfi2i.nets.conv), whose zero taps are no work
     of the model."""
-    from tensorflow.python.framework import ops
-    from tensorflow.python.profiler.internal import flops_registry  # noqa: F401  (registers the counts)
-
     specs = (tf.TensorSpec([1, size, size, channels[0]]), tf.TensorSpec([1, size, size, channels[1]]))
     with mock.patch.object(Conv2D, "_by_blocks", lambda self, shape: False):
         graph = tf.function(model.train_step).get_concrete_function(specs).graph
+    return graph_flops(executed_ops(graph))
+
+
+def executed_ops(graph):
+    """The ops of a traced function that run: those its outputs or its stateful ops (variable
+    updates, random draws) depend on. The function runtime prunes the others, such as the
+    gradients a tape builds that no one reads: a GradientTape differentiates every op between
+    its loss and any variable read in its context, so a GAN step's discriminator tape also
+    builds the generator's backward pass (in pix2pix a third of the traced FLOPs)."""
+    needed = set()
+    pending = [tensor.op for tensor in graph.outputs]
+    pending += [op for op in graph.get_operations() if op.op_def.is_stateful]
+    while pending:
+        op = pending.pop()
+        if op not in needed:
+            needed.add(op)
+            pending += [tensor.op for tensor in op.inputs] + list(op.control_inputs)
+    return [op for op in graph.get_operations() if op in needed]
+
+
+def graph_flops(operations):
+    """TensorFlow's FLOP counts of `operations`, convolution gradients counted as the
+    convolutions they differentiate."""
+    from tensorflow.python.framework import ops
+    from tensorflow.python.profiler.internal import flops_registry  # noqa: F401  (registers the counts)
+
     total = 0
-    for op in graph.get_operations():
+    for op in operations:
         if op.type in CONV_GRADIENTS:
             kernel = op.outputs[0] if op.type == "Conv2DBackpropFilter" else op.inputs[1]
             height, width, in_channels, _ = kernel.shape
             total += 2 * op.inputs[2].shape.num_elements() * height * width * in_channels
         else:
-            total += ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0
+            total += ops.get_stats_for_node_def(op.graph, op.node_def, "flops").value or 0
     return total
 
 
@@ -171,7 +195,7 @@ def bench(name, steps, rounds, overrides, workdir):
           f"{config.model.generator.params}, policy {policy}, jit_compile {config.train.jit_compile}")
     print(f"  training step (batches in memory) {compute:6.3f} s   {1 / compute:7.3f} images/s   "
           f"(median of {rounds} rounds of {steps} steps; best {min(times['memory']):.3f} s)")
-    print(f"  FLOPs per step (traced graph)   {flops / 1e9:8.1f} GFLOP")
+    print(f"  FLOPs per step (ops that run)   {flops / 1e9:8.1f} GFLOP")
     print(f"  {compute_dtype} GEMM peak in the rounds  {np.median(times['gemm']):6.1f} GFLOP/s median "
           f"({min(times['gemm']):.1f}-{max(times['gemm']):.1f})")
     print(f"  achieved                        {achieved:8.1f} GFLOP/s = {share:6.1%} of the GEMM peak "
