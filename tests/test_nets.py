@@ -168,6 +168,23 @@ def test_conv_equals_keras_on_both_paths(kernel_size, filters, height, width, us
     assert got.shape == (2, height - kernel_size + 1, width - kernel_size + 1, filters)
 
 
+@pytest.mark.parametrize("height, width, use_bias, by_matmul", [
+    (2, 2, True, True), (4, 6, False, True), (8, 8, True, True),
+    (16, 16, True, False), (7, 8, True, False),  # too big; odd height: the Keras op
+])
+def test_strided_conv_equals_keras_on_both_paths(height, width, use_bias, by_matmul):
+    """A small input of a 4x4 stride-2 conv is one matrix product of its patches; outputs and
+    gradients (input, kernel, bias) equal keras.layers.Conv2D's with the same weights."""
+    rng = np.random.default_rng(0)
+    settings = dict(filters=5, kernel_size=4, strides=2, padding="same", use_bias=use_bias)
+    ours = Conv2D(**settings, bias_initializer="random_normal")
+    x = tf.constant(rng.normal(size=(2, height, width, 3)), tf.float32)
+    keras_layer = keras_twin(ours, keras.layers.Conv2D, x, **settings)
+    assert ours._by_matmul(x.shape) == by_matmul
+    got = assert_same_output_and_gradients(ours, keras_layer, x, output_atol=1e-5, gradient_atol=1e-4)
+    assert got.shape == (2, (height + 1) // 2, width // 2, 5)
+
+
 def test_other_convs_take_the_keras_op():
     x_shape = (1, 8, 8, 3)
     assert Conv2D(3, 7, padding="valid")._by_blocks(x_shape)  # the ResNet generator's head
@@ -176,6 +193,10 @@ def test_other_convs_take_the_keras_op():
     assert not Conv2D(3, 3, padding="same")._by_blocks(x_shape)
     assert not Conv2D(3, 3, strides=2, padding="valid")._by_blocks(x_shape)
     assert not Conv2D(3, 7, padding="valid")._by_blocks((1, None, None, 3))
+    assert Conv2D(5, 4, strides=2, padding="same")._by_matmul(x_shape)  # a U-Net's deep encoder block
+    assert not Conv2D(5, 4, strides=2, padding="valid")._by_matmul(x_shape)  # the PatchGAN's
+    assert not Conv2D(5, 3, strides=2, padding="same")._by_matmul(x_shape)
+    assert not Conv2D(5, 4, strides=2, padding="same")._by_matmul((1, None, None, 3))
 
 
 def test_unet_dropout_blocks_and_skip_ablation():
