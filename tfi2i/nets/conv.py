@@ -27,7 +27,7 @@ class Conv2D(layers.Conv2D):
       image head of a generator) runs on 2x2 pixel blocks: space-to-depth of the input, a
       convolution with the kernel rearranged to match, depth-to-space of the output;
     - a 4x4, stride-2, 'same' convolution (PyTorch's kernel 4, stride 2, padding 1) of an
-      input of at most 8x8 pixels (the deep blocks of an encoder, with kernels of 4 MiB or
+      input of at most 8x8 pixels (the deep blocks of an encoder, with kernels of 16 MiB or
       more) is one matrix product of its patches with the kernel as stored.
 
     Other cases, and inputs whose height or width is odd or unknown when traced, take the
