@@ -129,19 +129,19 @@ def test_instance_norm_equals_group_norm_with_a_group_per_channel(shape):
     np.testing.assert_allclose(traced_dx, tape.gradient(expected, x, dy), atol=1e-6)
 
 
-@pytest.mark.parametrize("size, width, use_bias, by_matmul", [
+@pytest.mark.parametrize("height, width, use_bias, by_matmul", [
     (1, 1, True, True), (2, 2, False, True), (8, 8, True, True), (2, 5, True, True), (16, 16, True, False)])
-def test_transposed_conv_equals_keras_on_both_paths(size, width, use_bias, by_matmul):
+def test_transposed_conv_equals_keras_on_both_paths(height, width, use_bias, by_matmul):
     """Small inputs go through one matrix product and an overlap-add; outputs and gradients
     (input, kernel, bias) equal keras.layers.Conv2DTranspose's with the same weights."""
     rng = np.random.default_rng(0)
     ours = Conv2DTranspose(5, 4, strides=2, padding="same", use_bias=use_bias, bias_initializer="random_normal")
-    x = tf.constant(rng.normal(size=(2, size, width, 3)), tf.float32)
+    x = tf.constant(rng.normal(size=(2, height, width, 3)), tf.float32)
     keras_layer = keras_twin(ours, keras.layers.Conv2DTranspose, x, filters=5, kernel_size=4, strides=2,
                              padding="same", use_bias=use_bias)
     assert ours._by_matmul(x.shape) == by_matmul
     got = assert_same_output_and_gradients(ours, keras_layer, x, output_atol=1e-5, gradient_atol=1e-4)
-    assert got.shape == (2, 2 * size, 2 * width, 5)
+    assert got.shape == (2, 2 * height, 2 * width, 5)
 
 
 def test_other_transposed_convs_take_the_keras_op():
