@@ -7,9 +7,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfi2i import config as config_lib, factory  # noqa: E402
+from tfi2i import config as config_lib  # noqa: E402
+from tfi2i.models import factory  # noqa: E402
 from tfi2i.data import synthetic  # noqa: E402
-from tfi2i.training.trainer import Trainer  # noqa: E402
+from tfi2i.training.assembly import assemble  # noqa: E402
 
 # TensorFlow starts here with its own thread pool sizes, under which the seeded learning tests
 # were measured; the trainers in this process keep them (tfi2i's choice needs a new process).
@@ -133,7 +134,7 @@ def runs(request, tmp_path_factory):
         short = ["train.steps_per_epoch=2", "train.n_epochs=1", "train.n_epochs_decay=0"]
         config = config_lib.load(None, [f"data.root={root}", *TINY, *overrides, *short])
         run_dir = str(tmp_path_factory.mktemp("runs") / name)
-        trainer = Trainer(config, run_dir, log=lambda _: None)
+        trainer = assemble(config, run_dir, log=lambda _: None)
         trainer.fit()
         made[name] = (run_dir, trainer.model)
     return made

@@ -6,7 +6,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from tfi2i import export
+from tfi2i.nets import introspection
 
 
 def png_bytes(pixels):
@@ -32,8 +32,8 @@ def mirror_to(images, axis, target):
 def in_process(model, direction, images):
     """The Keras translator on mirror-padded images, cropped back: what an export must give."""
     translator = model.translator(direction)
-    multiple = export.required_multiple(translator)
-    smallest = export.smallest_input(translator, multiple, images.shape[-1])
+    multiple = introspection.required_multiple(translator)
+    smallest = introspection.smallest_input(translator, multiple, images.shape[-1])
     height, width = images.shape[1:3]
     target = lambda n: -(-max(n, smallest) // multiple) * multiple  # noqa: E731
     padded = mirror_to(mirror_to(images, 1, target(height)), 2, target(width))

@@ -20,8 +20,10 @@ tf.config.set_logical_device_configuration(
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tfi2i import config as config_lib, distribution, factory  # noqa: E402
-from tfi2i.training.trainer import Trainer  # noqa: E402
+from tfi2i import config as config_lib  # noqa: E402
+from tfi2i.models import factory  # noqa: E402
+from tfi2i.runtime import strategies  # noqa: E402
+from tfi2i.training.assembly import assemble  # noqa: E402
 
 DEVICES = ["/cpu:0", "/cpu:1"]
 
@@ -45,7 +47,7 @@ def main():
     b = rng.uniform(-1, 1, (2, 32, 32, config.data.output_nc)).astype("float32")
     batches = tf.data.Dataset.from_tensors((a, b)).repeat()
 
-    mirrored_strategy = distribution.build_strategy("mirrored", DEVICES)
+    mirrored_strategy = strategies.build_strategy("mirrored", DEVICES)
     assert mirrored_strategy.num_replicas_in_sync == 2
     single, mirrored = built(config, tf.distribute.get_strategy()), built(config, mirrored_strategy)
     before = [v.numpy().copy() for v in single.variables]
@@ -85,7 +87,7 @@ def train_on_two_replicas(root, run_dir, overrides):
     trainer_config = config_lib.load(None, [f"data.root={root}", *overrides, "distribute=mirrored",
                                             f"train.devices=[{', '.join(DEVICES)}]", "train.steps_per_epoch=2",
                                             "train.n_epochs=1", "train.n_epochs_decay=0"])
-    trainer = Trainer(trainer_config, run_dir, log=lambda _: None)
+    trainer = assemble(trainer_config, run_dir, log=lambda _: None)
     assert trainer.strategy.num_replicas_in_sync == 2
     result = trainer.fit()
     assert result.step == 2, result
@@ -96,7 +98,7 @@ def train_on_two_replicas(root, run_dir, overrides):
         np.testing.assert_array_equal(first.numpy(), second.numpy(), err_msg=variable.path)
     saved = sorted(n for n in os.listdir(os.path.join(run_dir, "checkpoints")) if n.endswith(".index"))
     assert saved == ["ckpt-2.index"], saved
-    resumed = Trainer(trainer_config, run_dir, log=lambda _: None)
+    resumed = assemble(trainer_config, run_dir, log=lambda _: None)
     assert resumed.step == 2
     for s, m in zip(trainer.model.variables, resumed.model.variables, strict=True):
         if "pool" not in s.path:

@@ -13,13 +13,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from tfi2i import config as config_lib  # noqa: E402
-from tfi2i.training.trainer import Trainer  # noqa: E402
+from tfi2i.training.assembly import assemble  # noqa: E402
 
 
 def main():
     root, run_dir, weights_path, *overrides = sys.argv[1:]
     config = config_lib.load(None, [f"data.root={root}", *overrides, "distribute=multi_worker"])
-    trainer = Trainer(config, run_dir, log=lambda line: print(line, flush=True))
+    trainer = assemble(config, run_dir, log=lambda line: print(line, flush=True))
     result = trainer.fit()
     print(f"chief={trainer.is_chief} step={result.step} replicas={trainer.strategy.num_replicas_in_sync}", flush=True)
     np.savez(weights_path, **{f"{i}:{v.path}": v.numpy() for i, v in enumerate(trainer.model.variables)})

@@ -78,7 +78,7 @@ def test_resolved_config_round_trips(tmp_path):
 
 
 def test_shipped_configs_load_and_build(tmp_path):
-    from tfi2i import factory
+    from tfi2i.models import factory
 
     for name in sorted(os.listdir(CONFIGS)):
         config = config_lib.load(os.path.join(CONFIGS, name), [f"data.root={tmp_path}"])

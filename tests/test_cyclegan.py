@@ -8,7 +8,7 @@ from tfi2i import config as config_lib
 from tfi2i.data import folders, pipeline, synthetic
 from tests.conftest import assert_unchanged, built_model
 from tfi2i.errors import Tfi2iError
-from tfi2i.training.trainer import Trainer
+from tfi2i.training.assembly import assemble
 
 from tests.test_training import assert_same_state, straight_and_stopped
 
@@ -158,7 +158,7 @@ def test_call_and_sample_columns(tiny_cyclegan_config):
 def test_pix2pix_refuses_unpaired_data(tiny_cyclegan_config, tmp_path):
     config = tiny_cyclegan_config("model.name=pix2pix", "model.params={}", "losses=[{name: l1}]")
     with pytest.raises(Tfi2iError, match="learns from paired examples, but data.layout is 'unaligned'"):
-        Trainer(config, str(tmp_path / "run"), log=lambda _: None)
+        assemble(config, str(tmp_path / "run"), log=lambda _: None)
 
 
 def test_interrupted_and_resumed_cyclegan_equals_an_uninterrupted_run(tiny_cyclegan_config, tmp_path):
@@ -206,7 +206,7 @@ def translation_scores(model, a, truth):
 def scores_before_and_after_training(config, run_dir):
     """translation_scores on 32 held-out 32x32 pairs, before and after training `config`."""
     a, truth = held_out_pairs(32, 32, seed=123)
-    trainer = Trainer(config, run_dir, log=lambda _: None)
+    trainer = assemble(config, run_dir, log=lambda _: None)
     before = translation_scores(trainer.model, a, truth)
     trainer.fit()
     return before, translation_scores(trainer.model, a, truth)

@@ -8,7 +8,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tests.images import in_process, random_pixels
-from tfi2i import evaluation, export, registry
+from tfi2i import registry
+from tfi2i.evaluation import image_sets, scoring as scoring_lib
+from tfi2i.inference import evaluate, export
 from tfi2i.cli import cli
 from tfi2i.data import synthetic
 from tfi2i.errors import Tfi2iError
@@ -38,13 +40,13 @@ def inception_weights(tmp_path_factory):
 
 def load_all(folder, channels=3):
     paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
-    return [evaluation.ImageRef(p).load(channels) for p in paths]
+    return [image_sets.ImageRef(p).load(channels) for p in paths]
 
 
 def test_a_runs_scores_equal_the_metrics_on_its_own_translations(runs, test_root):
     run_dir, model = runs["cyclegan"]
-    scoring = evaluation.Scoring(extractor=colour_statistics, kid_subset_size=4, kid_subsets=3)
-    record, path = evaluation.evaluate_model(run_dir, scoring, data_root=test_root)
+    scoring = scoring_lib.Scoring(extractor=colour_statistics, kid_subset_size=4, kid_subsets=3)
+    record, path = evaluate.evaluate_model(run_dir, scoring, data_root=test_root)
     assert path == os.path.join(run_dir, "evaluation", "test_a2b_step2.json")
     assert (record["direction"], record["step"], record["split"], record["images"]) == ("a2b", 2, "test", 8)
 
@@ -69,17 +71,17 @@ def test_a_runs_scores_equal_the_metrics_on_its_own_translations(runs, test_root
 
 
 def test_b2a_reads_the_split_the_other_way(runs, test_root):
-    scoring = evaluation.Scoring(metrics=("l1",), extractor=None)
+    scoring = scoring_lib.Scoring(metrics=("l1",), extractor=None)
     with pytest.raises(Tfi2iError, match="has no known targets"):  # no testB_truth/
-        evaluation.evaluate_model(runs["cyclegan"][0], scoring, data_root=test_root, direction="b2a")
-    record, path = evaluation.evaluate_model(runs["cyclegan"][0], evaluation.Scoring(("cycle_l1",)), test_root,
+        evaluate.evaluate_model(runs["cyclegan"][0], scoring, data_root=test_root, direction="b2a")
+    record, path = evaluate.evaluate_model(runs["cyclegan"][0], scoring_lib.Scoring(("cycle_l1",)), test_root,
                                              direction="b2a")
     assert path.endswith("test_b2a_step2.json") and record["real_images"] == 8
 
 
 def test_aligned_layout_pairs_halves_and_reverses(paired_root):
-    forward = evaluation.evaluation_set(paired_root, "test", reverse=False)
-    backward = evaluation.evaluation_set(paired_root, "test", reverse=True)
+    forward = image_sets.from_split(paired_root, "test", reverse=False)
+    backward = image_sets.from_split(paired_root, "test", reverse=True)
     files = sorted(os.listdir(os.path.join(paired_root, "test")))
     assert len(forward.sources) == len(files) == 2
     for i, name in enumerate(files):
@@ -91,20 +93,20 @@ def test_aligned_layout_pairs_halves_and_reverses(paired_root):
         np.testing.assert_allclose(backward.targets[i].load(3), left, atol=1e-6)
     assert forward.reals == forward.targets and backward.reals == backward.targets
     with pytest.raises(Tfi2iError, match="holds no 'val2' split"):
-        evaluation.evaluation_set(paired_root, "val2", reverse=False)
+        image_sets.from_split(paired_root, "val2", reverse=False)
 
 
 def test_an_export_is_scored_against_data_it_is_given(runs, test_root, tmp_path):
     path = export.export(runs["cyclegan"][0], str(tmp_path / "models"), "a2b")
-    scoring = evaluation.Scoring(metrics=("l1", "psnr"))
+    scoring = scoring_lib.Scoring(metrics=("l1", "psnr"))
     with pytest.raises(Tfi2iError, match="is an export, so it knows no dataset; give --data"):
-        evaluation.evaluate_model(path, scoring)
-    record, json_path = evaluation.evaluate_model(path, scoring, data_root=test_root)
+        evaluate.evaluate_model(path, scoring)
+    record, json_path = evaluate.evaluate_model(path, scoring, data_root=test_root)
     assert json_path == os.path.join(tmp_path, "models", "cyclegan_a2b", "evaluation", "v1_test_a2b_step2.json")
-    from_run, _ = evaluation.evaluate_model(runs["cyclegan"][0], scoring, data_root=test_root)
+    from_run, _ = evaluate.evaluate_model(runs["cyclegan"][0], scoring, data_root=test_root)
     assert record["metrics"] == pytest.approx(from_run["metrics"], rel=1e-4)
     with pytest.raises(Tfi2iError, match="cycle_l1 needs both directions of a two-way run"):
-        evaluation.evaluate_model(path, evaluation.Scoring(("cycle_l1",)), data_root=test_root)
+        evaluate.evaluate_model(path, scoring_lib.Scoring(("cycle_l1",)), data_root=test_root)
 
 
 def write(folder, name, pixels):
@@ -118,25 +120,25 @@ def test_two_folders_paired_by_name(tmp_path):
         pixels = random_pixels(16, 16, 3, i).clip(0, 245)
         write(real, f"{i}.jpg" if i == 0 else f"{i}.png", pixels)
         write(fake, f"{i}.png", pixels + 10)  # every pixel 10 levels off
-    scoring = evaluation.Scoring(extractor=colour_statistics, kid_subset_size=5, kid_subsets=2, k=2)
-    record = evaluation.evaluate_folders(real, fake, scoring)
+    scoring = scoring_lib.Scoring(extractor=colour_statistics, kid_subset_size=5, kid_subsets=2, k=2)
+    record = evaluate.evaluate_folders(real, fake, scoring)
     metrics = record["metrics"]
     assert list(metrics) == ["fid", "kid", "kid_std", "precision", "recall", "pixel_accuracy", "l1", "psnr", "ssim"]
     # 0.jpg is lossy: the exact figures hold for the four PNG pairs, so only bounds for all five.
     assert 0.79 <= metrics["pixel_accuracy"] <= 1.0
-    only_png = evaluation.evaluate_folders(real, fake, evaluation.Scoring(("l1", "psnr", "pixel_accuracy")))
+    only_png = evaluate.evaluate_folders(real, fake, scoring_lib.Scoring(("l1", "psnr", "pixel_accuracy")))
     assert only_png["metrics"]["pixel_accuracy"] >= 0.8
 
     os.remove(os.path.join(real, "0.jpg"))
     os.remove(os.path.join(fake, "0.png"))
-    exact = evaluation.evaluate_folders(real, fake, evaluation.Scoring(("l1", "psnr", "pixel_accuracy")))["metrics"]
+    exact = evaluate.evaluate_folders(real, fake, scoring_lib.Scoring(("l1", "psnr", "pixel_accuracy")))["metrics"]
     assert exact == {"l1": pytest.approx(10 / 127.5), "psnr": pytest.approx(10 * np.log10(255**2 / 100), rel=1e-5),
                      "pixel_accuracy": 1.0}
 
     write(fake, "extra.png", random_pixels(16, 16, 3))
-    assert "l1" not in evaluation.evaluate_folders(real, fake, scoring)["metrics"]  # unmatched: no paired metrics
+    assert "l1" not in evaluate.evaluate_folders(real, fake, scoring)["metrics"]  # unmatched: no paired metrics
     with pytest.raises(Tfi2iError, match="'.*extra.png' has no image of the same name"):
-        evaluation.evaluate_folders(real, fake, evaluation.Scoring(("l1",)))
+        evaluate.evaluate_folders(real, fake, scoring_lib.Scoring(("l1",)))
 
 
 def test_inception_features_from_a_weights_file(inception_weights):

@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfi2i import config as config_lib, export, serving
+from tfi2i import config as config_lib
+from tfi2i.inference import export, serving
 from tfi2i.errors import Tfi2iError
 from tests.images import as_png_levels, in_process, png_bytes, random_pixels
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfi2i.training.fused_adam import FusedAdam
-from tfi2i.training.schedules import EpochSchedule
+from tfi2i.kernels.fused_adam import FusedAdam
+from tfi2i.schedules import EpochSchedule
 
 SHAPES = [(3, 3, 4, 8), (8,), (5, 7)]
 

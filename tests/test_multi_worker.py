@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import TINY, EpochLogs
 from tfi2i import config as config_lib
-from tfi2i.training.trainer import Trainer
+from tfi2i.training.assembly import assemble
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "multi_worker_run.py")
 OVERRIDES = [*TINY, "model.generator.params.dropout=false", "train.report=false", "train.steps_per_epoch=2",
@@ -75,7 +75,7 @@ def test_two_workers_train_alike_and_only_the_chief_writes(paired_root, tmp_path
     # And they train as one device with the global batch does (same losses, float tolerance).
     config = config_lib.load(None, [f"data.root={paired_root}", *OVERRIDES])
     single = EpochLogs()
-    Trainer(config, str(tmp_path / "single"), log=lambda _: None).fit([single])
+    assemble(config, str(tmp_path / "single"), log=lambda _: None).fit([single])
     for epoch, values in logs[0].items():
         assert values == pytest.approx({k: single.logs[epoch - 1][k] for k in values}, rel=1e-3)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tfi2i import factory
+from tfi2i.models import factory
 from tfi2i.data import folders, pipeline
 from tests.conftest import built_model
 from tfi2i.errors import Tfi2iError

@@ -2,7 +2,8 @@ import textwrap
 
 import pytest
 
-from tfi2i import factory, registry
+from tfi2i import registry
+from tfi2i.models import factory
 from tfi2i.data import folders, pipeline
 from tfi2i.errors import Tfi2iError
 

@@ -9,11 +9,13 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tests.conftest import TINY
-from tfi2i import config as config_lib, evaluation
+from tfi2i import config as config_lib
+from tfi2i.evaluation import scoring as scoring_lib
+from tfi2i.inference import evaluate
 from tfi2i.cli import cli
 from tfi2i.errors import Tfi2iError
 from tfi2i.training import report
-from tfi2i.training.trainer import Trainer
+from tfi2i.training.assembly import assemble
 
 
 class Sources(html.parser.HTMLParser):
@@ -33,7 +35,7 @@ def test_a_finished_run_gets_a_report_whose_images_all_exist(paired_root, tmp_pa
                                     "train.n_epochs=2", "train.n_epochs_decay=0", "train.log_every_steps=1"])
     run_dir = str(tmp_path / "run")
     lines = []
-    Trainer(config, run_dir, log=lines.append).fit()
+    assemble(config, run_dir, log=lines.append).fit()
     index = os.path.join(run_dir, "report", "index.html")
     assert f"report: {index}" in lines  # written when training stopped
     page = open(index, encoding="utf-8").read()
@@ -86,14 +88,14 @@ def test_the_metric_pass_logs_each_epochs_scores_of_the_model_then(paired_root, 
                                     "train.eval_images=2"])
     run_dir = str(tmp_path / "run")
     lines = []
-    trainer = Trainer(config, run_dir, log=lines.append)
+    trainer = assemble(config, run_dir, log=lines.append)
     trainer.fit()
     scalars = report.read_scalars(os.path.join(run_dir, "logs"))
     for metric in ("pixel_accuracy", "l1", "psnr", "ssim"):  # pix2pix on paired data: the paired metrics
         assert scalars[f"eval/{metric}"][0] == [1, 2]
     assert not any(tag.startswith("eval/") and tag[5:] in ("fid", "cycle_l1") for tag in scalars)
     # The last pass scored the final weights on the val split's first two pairs.
-    final, _ = evaluation.evaluate_model(run_dir, evaluation.Scoring(("l1", "psnr")), split="val")
+    final, _ = evaluate.evaluate_model(run_dir, scoring_lib.Scoring(("l1", "psnr")), split="val")
     assert scalars["eval/l1"][1][-1] == pytest.approx(final["metrics"]["l1"], rel=1e-4)
     assert scalars["eval/psnr"][1][-1] == pytest.approx(final["metrics"]["psnr"], rel=1e-4)
     assert any(line.startswith("epoch 2 eval: pixel_accuracy") for line in lines)
@@ -114,5 +116,5 @@ def test_a_bad_metric_pass_is_refused_before_the_run_starts(paired_root, tmp_pat
     config = config_lib.load(None, [f"data.root={paired_root}", *TINY, "train.eval_every_epochs=1", "train.eval_images=1",
                                     *overrides])
     with pytest.raises(Tfi2iError, match=message):
-        Trainer(config, str(tmp_path / "run"), log=lambda _: None)
+        assemble(config, str(tmp_path / "run"), log=lambda _: None)
     assert not os.path.exists(tmp_path / "run" / "config.yaml")

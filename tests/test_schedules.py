@@ -1,6 +1,6 @@
 import pytest
 
-from tfi2i.training.schedules import EpochSchedule
+from tfi2i.schedules import EpochSchedule
 
 
 def lr_at_epoch(schedule, epoch):

@@ -4,13 +4,14 @@ import sys
 import pytest
 import tensorflow as tf
 
-from tfi2i import config as config_lib, thread_pools
+from tfi2i import config as config_lib
+from tfi2i.runtime import thread_pools
 from tfi2i.errors import Tfi2iError
-from tfi2i.training.trainer import Trainer
+from tfi2i.training.assembly import assemble
 
 SIZED_PROCESS = """
 import tensorflow as tf
-from tfi2i import thread_pools
+from tfi2i.runtime import thread_pools
 notes = []
 thread_pools.configure(1, 3, notes.append)
 print(float(tf.reduce_sum(tf.ones([4]))))  # TensorFlow starts with the sizes asked for
@@ -31,7 +32,7 @@ def test_a_new_process_gets_the_pool_sizes_asked_for():
 UNSET_PROCESS = """
 import os
 import tensorflow as tf
-from tfi2i import thread_pools
+from tfi2i.runtime import thread_pools
 thread_pools.configure(None, None, print)
 print(len(os.sched_getaffinity(0)), tf.config.threading.get_intra_op_parallelism_threads(),
       tf.config.threading.get_inter_op_parallelism_threads())
@@ -53,11 +54,11 @@ def test_unset_sizes_are_tensorflows_with_a_gpu(monkeypatch):
 def test_a_trainer_in_a_running_process_notes_that_its_sizes_stay(tiny_config, tmp_path):
     tf.zeros([1]).numpy()  # TensorFlow runs in this process (as after any earlier test)
     lines = []
-    Trainer(tiny_config("train.inter_op_threads=7"), str(tmp_path / "run"), log=lines.append)
+    assemble(tiny_config("train.inter_op_threads=7"), str(tmp_path / "run"), log=lines.append)
     assert ("note: train.inter_op_threads=7 is ignored: this process started TensorFlow with its default; "
             "it applies to a new process") in lines
     lines.clear()  # tfi2i's own choice, where the config leaves the sizes unset, goes unmentioned
-    Trainer(tiny_config(), str(tmp_path / "plain"), log=lines.append)
+    assemble(tiny_config(), str(tmp_path / "plain"), log=lines.append)
     assert not any("_threads" in line for line in lines)
 
 

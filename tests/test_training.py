@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tfi2i.data import folders, pipeline
 from tfi2i.errors import Tfi2iError
-from tfi2i.training.trainer import Trainer
+from tfi2i.training.assembly import assemble
 
 
 def val_l1(model, config):
@@ -22,7 +22,7 @@ def test_pix2pix_learns_the_synthetic_mapping(tiny_config, tmp_path):
     # rate than the paper's so that 200 steps of a tiny net show the mapping.
     config = tiny_config("train.n_epochs=25", "train.n_epochs_decay=0", "train.sample_every_epochs=25",
                          "optimizer.lr=1e-3")
-    trainer = Trainer(config, str(tmp_path / "run"), log=lambda _: None)
+    trainer = assemble(config, str(tmp_path / "run"), log=lambda _: None)
     before, files = val_l1(trainer.model, config)
     result = trainer.fit()
     after, _ = val_l1(trainer.model, config)
@@ -56,12 +56,12 @@ def straight_and_stopped(config, tmp_path, stop_at):
     """A run trained straight through, and one stopped by SIGTERM at step `stop_at` and
     reopened (not yet continued), so a test can look at the state it resumes from."""
     silent = lambda _: None  # noqa: E731
-    straight = Trainer(config, str(tmp_path / "straight"), log=silent)
+    straight = assemble(config, str(tmp_path / "straight"), log=silent)
     straight.fit()
     run_dir = str(tmp_path / "stopped")
-    result = Trainer(config, run_dir, log=silent).fit(extra_callbacks=[SignalAtStep(stop_at)])
+    result = assemble(config, run_dir, log=silent).fit(extra_callbacks=[SignalAtStep(stop_at)])
     assert result.interrupted_by == "SIGTERM" and stop_at <= result.step < straight.step
-    return straight, Trainer(config, run_dir, log=silent)
+    return straight, assemble(config, run_dir, log=silent)
 
 
 def assert_same_state(trainer, other):
@@ -75,17 +75,17 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tiny_config, tm
     config = tiny_config("train.n_epochs=2", "train.n_epochs_decay=1")
     silent = lambda _: None  # noqa: E731
 
-    straight = Trainer(config, str(tmp_path / "straight"), log=silent)
+    straight = assemble(config, str(tmp_path / "straight"), log=silent)
     straight.fit()
 
     run_dir = str(tmp_path / "stopped")
-    first = Trainer(config, run_dir, log=silent)
+    first = assemble(config, run_dir, log=silent)
     result = first.fit(extra_callbacks=[SignalAtStep(11)])
     assert result.interrupted_by == "SIGTERM"
     assert 11 <= result.step < 24
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers restored
 
-    resumed = Trainer(config, run_dir, log=silent)
+    resumed = assemble(config, run_dir, log=silent)
     assert resumed.step == result.step
     resumed.fit()
     assert resumed.step == straight.step == 24
@@ -98,13 +98,13 @@ def test_unreadable_newest_checkpoint_falls_back_to_an_older_one(tiny_config, tm
     config = tiny_config("train.n_epochs=2", "train.n_epochs_decay=0")
     run_dir = str(tmp_path / "run")
     silent = lambda _: None  # noqa: E731
-    stopped = Trainer(config, run_dir, log=silent).fit(extra_callbacks=[SignalAtStep(12)])
+    stopped = assemble(config, run_dir, log=silent).fit(extra_callbacks=[SignalAtStep(12)])
     checkpoints = tf.train.get_checkpoint_state(os.path.join(run_dir, "checkpoints")).all_model_checkpoint_paths
     assert [p.rsplit("-", 1)[1] for p in checkpoints] == ["8", str(stopped.step)]
     with open(checkpoints[-1] + ".data-00000-of-00001", "r+b") as f:
         f.truncate(100)  # what a kill in the middle of writing leaves behind
     warnings = []
-    trainer = Trainer(config, run_dir, log=warnings.append)
+    trainer = assemble(config, run_dir, log=warnings.append)
     assert trainer.step == 8
     assert any("could not be restored" in w for w in warnings)
     assert trainer.fit().step == 16
@@ -113,17 +113,17 @@ def test_unreadable_newest_checkpoint_falls_back_to_an_older_one(tiny_config, tm
         with open(path + ".data-00000-of-00001", "r+b") as f:
             f.truncate(100)
     with pytest.raises(Tfi2iError, match="no checkpoint in .* could be restored"):
-        Trainer(config, run_dir, log=lambda _: None)
+        assemble(config, run_dir, log=lambda _: None)
 
 
 def test_continuing_with_a_different_model_is_refused(tiny_config, tmp_path):
     run_dir = str(tmp_path / "run")
-    Trainer(tiny_config("train.n_epochs=1", "train.n_epochs_decay=0"), run_dir, log=lambda _: None).fit()
+    assemble(tiny_config("train.n_epochs=1", "train.n_epochs_decay=0"), run_dir, log=lambda _: None).fit()
     with pytest.raises(Tfi2iError, match=r"different config \(model.generator.params.ngf differ\)"):
-        Trainer(tiny_config("model.generator.params.ngf=16"), run_dir)
+        assemble(tiny_config("model.generator.params.ngf=16"), run_dir)
     # Extending the schedule (turning on validation, resizing thread pools) is allowed and continues
     # from the last step.
-    longer = Trainer(tiny_config("train.n_epochs=2", "train.n_epochs_decay=0", "train.val_steps=1",
+    longer = assemble(tiny_config("train.n_epochs=2", "train.n_epochs_decay=0", "train.val_steps=1",
                                  "train.inter_op_threads=0"), run_dir, log=lambda _: None)
     epoch_logs = []
     logger = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epoch_logs.append(logs))

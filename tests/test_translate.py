@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tests.images import as_png_levels, in_process, png_bytes, random_pixels
-from tfi2i import export, translate_files, translators
+from tfi2i.inference import export, translate_files, translators
 from tfi2i.cli import cli
 from tfi2i.errors import Tfi2iError
 

@@ -47,12 +47,12 @@ def cli():
 def train(config_file, overrides, run_dir, resume_dir):
     """Train a model; continue a stopped run from its latest checkpoint."""
     from tfi2i import config as config_lib
-    from tfi2i.training import run_dir as run_dir_lib
+    from tfi2i.run import directory as run_directory
 
     if resume_dir:
         if config_file:
             raise Tfi2iError("--resume uses the run's own config.yaml; drop --config (adjust with --set)")
-        config = run_dir_lib.saved_config(resume_dir, overrides)
+        config = run_directory.saved_config(resume_dir, overrides)
         run_dir = resume_dir
     elif config_file:
         config = config_lib.load(config_file, overrides)
@@ -60,7 +60,7 @@ def train(config_file, overrides, run_dir, resume_dir):
     else:
         raise Tfi2iError("give --config FILE for a new run or --resume RUN_DIR to continue one")
 
-    from tfi2i.training.trainer import train as run_training
+    from tfi2i.training.assembly import train as run_training
 
     result = run_training(config, run_dir, log=lambda line: click.echo(line, err=True))
     if result.interrupted_by:
@@ -107,7 +107,7 @@ def synth(kind, out, count, size, seed):
               help="Larger input images are refused before decoding.")
 def export_command(run_dir, base, direction, version, checkpoint, name, max_pixels):
     """Export one direction of a trained run as a SavedModel that TF Serving loads."""
-    from tfi2i import export
+    from tfi2i.inference import export
 
     check_checkpoint(checkpoint)
     path = export.export(run_dir, base, direction, version, checkpoint, name, max_pixels)
@@ -129,7 +129,7 @@ def export_command(run_dir, base, direction, version, checkpoint, name, max_pixe
               help="Larger input images are skipped before decoding.")
 def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_size, max_pixels):
     """Translate image files or folders (INPUTS) with an exported or trained model."""
-    from tfi2i import translate_files, translators
+    from tfi2i.inference import translate_files, translators
 
     check_checkpoint(checkpoint)
     jobs = translate_files.plan(inputs, out_dir)
@@ -176,36 +176,28 @@ def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_
 def evaluate_command(model_path, data_root, split, direction, checkpoint, real_dir, fake_dir, metrics,
                      extractor_name, weights, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size, json_path):
     """Score a model's translations of a dataset split, or a folder of translations (--real/--fake)."""
-    from tfi2i import evaluation
-    from tfi2i.metrics import features
+    from tfi2i.evaluation import scoring as scoring_lib
+    from tfi2i.inference import evaluate
 
     folders_given = real_dir is not None or fake_dir is not None
     if folders_given == (model_path is not None) or (folders_given and not (real_dir and fake_dir)):
         raise Tfi2iError("give either --model (with --data) or both --real and --fake")
     check_checkpoint(checkpoint)
-    names = evaluation.check_metrics([m.strip() for m in metrics.split(",") if m.strip()]) if metrics else None
-    extractor = None
-    if evaluation.needs_features(names):
-        try:
-            extractor = features.build(extractor_name, weights)
-        except Tfi2iError as error:
-            if names is not None:
-                raise
-            raise Tfi2iError(f"{error} (or score without features: --metrics pixel_accuracy,l1,psnr,ssim,cycle_l1)"
-                             ) from None
-    scoring = evaluation.Scoring(names, extractor, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size)
+    names = scoring_lib.check_metrics([m.strip() for m in metrics.split(",") if m.strip()] if metrics else None)
+    scoring = scoring_lib.Scoring(names, None, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size)
 
     def progress(label, length):
         return click.progressbar(length=length, label=label, file=sys.stderr)
 
+    features = {"extractor_name": extractor_name, "weights": weights}
     if model_path:
-        record, default_path = evaluation.evaluate_model(
-            model_path, scoring, data_root, direction, split, checkpoint, progress)
+        record, default_path = evaluate.evaluate_model(
+            model_path, scoring, data_root, direction, split, checkpoint, progress, **features)
     else:
-        record, default_path = evaluation.evaluate_folders(real_dir, fake_dir, scoring, progress), None
-    click.echo(evaluation.format_table(record["metrics"]))
+        record, default_path = evaluate.evaluate_folders(real_dir, fake_dir, scoring, progress, **features), None
+    click.echo(scoring_lib.format_table(record["metrics"]))
     if json_path or default_path:
-        evaluation.write_json(json_path or default_path, record)
+        evaluate.write_json(json_path or default_path, record)
         click.echo(f"written to {json_path or default_path}", err=True)
 
 
@@ -213,11 +205,10 @@ def evaluate_command(model_path, data_root, split, direction, checkpoint, real_d
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def report_command(run_dir):
     """Write RUN_DIR/report/index.html: loss curves, sample grids, config, evaluation results."""
-    from tfi2i.training import report, run_dir as run_dir_lib
+    from tfi2i.run import directory as run_directory
+    from tfi2i.training import report
 
-    if not os.path.isfile(run_dir_lib.config_path(run_dir)):
-        raise Tfi2iError(f"'{run_dir}' holds no {run_dir_lib.CONFIG_FILE}, so it is no tfi2i run; "
-                         "check the run directory's path")
+    run_directory.check_is_run(run_dir)
     click.echo(f"wrote {report.write(run_dir)}")
 
 

@@ -1,18 +1,25 @@
-"""Training speed of the reference-size models on this machine.
+"""Training speed of the reference-size models on this machine, under both `train.kernels` sets.
 
 For CycleGAN (ResNet-9, ngf 64) at 128x128 and pix2pix (U-Net-256, ngf 64) at 256x256, batch 1,
-prints:
-  - images/s of the full training step (both players, every loss), on in-memory tensors
-  - the step's FLOPs, counted over the ops of the traced train_step that run (TensorFlow's
-    per-op counts, convolution gradients as the convolutions they differentiate)
+each built twice, from stock Keras layers (`keras`) and from tfi2i's CPU-tuned ones (`tuned`),
+prints side by side:
+  - seconds and images/s of the full training step (both players, every loss), on in-memory
+    tensors, and the ratio of the two modes' step times
+  - the step's FLOPs, counted over the ops of the stock-Keras train_step that run (TensorFlow's
+    per-op counts, convolution gradients as the convolutions they differentiate): the model's
+    work, the same for both modes
   - achieved GFLOP/s, and that as a share of the GEMM peak measured in the same run, before
     each round of steps, in the dtype the layers compute in (float32; bfloat16 under
     train.mixed_precision on CPU)
   - the tf.data overhead: steps/s on the real pipeline (JPEG files decoded, resized, cropped,
     flipped) against the same batches held in memory
   - peak RSS of the process
+The rounds alternate between the modes and the data sources, so a slow spell of a shared
+machine hits all of them.
 
-    .venv/bin/python tools/bench.py [--models cyclegan pix2pix] [--steps 5] [--rounds 5] [--set train.jit_compile=true]
+    .venv/bin/python tools/bench.py [--models cyclegan pix2pix] [--steps 5] [--rounds 5]
+        [--set train.kernels=tuned]          # one mode only
+        [--set train.mixed_precision=true] [--set train.jit_compile=true]
         [--set train.intra_op_threads=0 --set train.inter_op_threads=0]   # TensorFlow's pools
 
 For orientation: a PyTorch implementation of the same CycleGAN-128 step ran 0.35 images/s on
@@ -20,11 +27,11 @@ the project's 2-core machine (a figure given with the task, not measured by this
 """
 
 import argparse
+import dataclasses
 import os
 import resource
 import tempfile
 import time
-from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -33,10 +40,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tfi2i import config as config_lib, thread_pools  # noqa: E402
+from tfi2i import config as config_lib  # noqa: E402
 from tfi2i.data import folders, pipeline, synthetic  # noqa: E402
-from tfi2i.nets.conv import Conv2D  # noqa: E402
-from tfi2i.training.trainer import Trainer  # noqa: E402
+from tfi2i.runtime import thread_pools  # noqa: E402
+from tfi2i.training.assembly import assemble  # noqa: E402
 
 CONFIGS = os.path.join(os.path.dirname(__file__), os.pardir, "configs")
 CASES = {
@@ -45,6 +52,7 @@ CASES = {
 }
 PYTORCH_CYCLEGAN_128 = 0.35  # images/s, given with the task for this machine
 CONV_GRADIENTS = ("Conv2DBackpropInput", "Conv2DBackpropFilter")
+MODES = ("keras", "tuned")
 
 
 def gemm_meter(dtype="float32", size=2048):
@@ -78,12 +86,10 @@ def step_flops(model, size, channels):
     TensorFlow counts a Conv2DBackpropInput/Filter from the size of the convolution's input,
     padding included: 13% too many for a 3x3 conv on a reflection-padded 32x32 image. Here
     each counts 2 x (the forward conv's output elements) x kernel height x width x input
-    channels, as the forward Conv2D is counted. And the graph is traced with the plain
-    convolution in place of the blocked one (tfi2i.nets.conv), whose zero taps are no work
-    of the model."""
+    channels, as the forward Conv2D is counted. Give it a model of stock Keras layers: the
+    tuned convolution on 2x2 pixel blocks multiplies zero taps, which are no work of the model."""
     specs = (tf.TensorSpec([1, size, size, channels[0]]), tf.TensorSpec([1, size, size, channels[1]]))
-    with mock.patch.object(Conv2D, "_by_blocks", lambda self, shape: False):
-        graph = tf.function(model.train_step).get_concrete_function(specs).graph
+    graph = tf.function(model.train_step).get_concrete_function(specs).graph
     return graph_flops(executed_ops(graph))
 
 
@@ -148,85 +154,117 @@ class StepClock(keras.callbacks.Callback):
         return (self.ends[-1] - self.ends[0]) / (len(self.ends) - 1)
 
 
-def seconds_per_step(model, datasets, steps, rounds, gemm):
-    """{name: [seconds per step of each round]} of training on each dataset, and under "gemm"
-    the GEMM peak measured just before each round. The rounds alternate between the datasets,
-    so a slow spell of a shared machine hits all of them, and the GEMM as well."""
+def seconds_per_step(runs, steps, rounds, gemm):
+    """{name: [seconds per step of each round]} of each (model, dataset) in `runs`, and under
+    "gemm" the GEMM peak measured just before each round. The rounds alternate between the
+    runs, so a slow spell of a shared machine hits all of them, and the GEMM as well."""
     clock = StepClock()
-    for dataset in datasets.values():
+    for model, dataset in runs.values():
         model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
-    times = {name: [] for name in ["gemm", *datasets]}
+    times = {name: [] for name in ["gemm", *runs]}
     for _ in range(rounds):
         times["gemm"].append(gemm(repeats=5))
-        for name, dataset in datasets.items():
+        for name, (model, dataset) in runs.items():
             model.fit(dataset, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[clock])
             times[name].append(clock.seconds_per_step())
     return times
 
 
-def bench(name, steps, rounds, overrides, workdir):
+def bench(name, steps, rounds, overrides, modes, workdir):
     config_file, size, kind = CASES[name]
     load_size = size * 286 // 256
     root = jpeg_dataset(kind, os.path.join(workdir, name), load_size, count=64)
     config = config_lib.load(os.path.join(CONFIGS, config_file), [
         f"data.root={root}", f"data.crop_size={size}", f"data.load_size={load_size}",
         "train.batch_size=1", "train.report=false", *overrides])
-    # The model, optimizers and data files exactly as `tfi2i train` builds them.
-    trainer = Trainer(config, os.path.join(workdir, f"{name}_run"), log=lambda _: None)
-    model, policy = trainer.model, trainer.dtype_policy
+    # The models, optimizers and data files exactly as `tfi2i train` builds them, once per mode.
+    trainers = {mode: assemble(dataclasses.replace(config, train=dataclasses.replace(config.train, kernels=mode)),
+                               os.path.join(workdir, f"{name}_{mode}_run"), log=lambda _: None)
+                for mode in modes}
+    first = trainers[modes[0]]
+    policy = first.dtype_policy
     # The peak of the dtype the convolutions compute in: bfloat16 under mixed precision on CPU.
     compute_dtype = keras.DTypePolicy(policy).compute_dtype
     gemm = gemm_meter(compute_dtype)
-    flops = step_flops(model, size, (config.data.input_nc, config.data.output_nc))
-    stream = pipeline.training_stream(trainer.files, config.data, config.train.seed, 1)
+    channels = (config.data.input_nc, config.data.output_nc)
+    stock = trainers["keras"].model if "keras" in trainers else _stock_twin(config, workdir, name)
+    flops = step_flops(stock, size, channels)
+    stream = pipeline.training_stream(first.files, config.data, config.train.seed, 1)
     # The same images held in memory: only the pipeline's work differs. (Random tensors are
     # no fair baseline: a step on them ran up to 15% slower than on images here.)
     # Materialized, so that nothing of the pipeline runs in the baseline (a `.cache()` fills
     # only once an iterator has read it to its end).
     batches = [tuple(t.numpy() for t in batch) for batch in stream.take(steps + 1)]
     in_memory = tf.data.Dataset.from_tensor_slices(tuple(np.stack(column) for column in zip(*batches))).repeat()
-    times = seconds_per_step(model, {"memory": in_memory, "files": stream}, steps, rounds, gemm)
+    runs = {}
+    for mode, trainer in trainers.items():
+        runs[(mode, "memory")] = (trainer.model, in_memory)
+        runs[(mode, "files")] = (trainer.model, stream)
+    times = seconds_per_step(runs, steps, rounds, gemm)
+
+    print(f"\n{name} {size}x{size}, batch 1, generator {config.model.generator.name} "
+          f"{config.model.generator.params}, policy {policy}, jit_compile {config.train.jit_compile}; "
+          f"medians of {rounds} rounds of {steps} steps")
+    print(f"  FLOPs per step (ops that run)  {flops / 1e9:.1f} GFLOP")
+    print(f"  {compute_dtype} GEMM peak in the rounds  {np.median(times['gemm']):.1f} GFLOP/s median "
+          f"({min(times['gemm']):.1f}-{max(times['gemm']):.1f})")
+    rows = {mode: _figures(times[(mode, "memory")], times[(mode, "files")], times["gemm"], flops) for mode in modes}
+    print(f"  {'':34}" + "".join(f"{mode:>14}" for mode in modes))
+    for label, key, fmt in [("training step (batches in memory)", "step", "{:.3f} s"),
+                            ("  best round", "best", "{:.3f} s"),
+                            ("images/s", "images", "{:.3f}"),
+                            ("achieved GFLOP/s", "achieved", "{:.1f}"),
+                            ("of the GEMM peak (rounds' median)", "share", "{:.1%}"),
+                            ("with the JPEG tf.data pipeline", "with_data", "{:.3f} s"),
+                            ("tf.data overhead", "overhead", "{:+.1%}")]:
+        print(f"  {label:34}" + "".join(f"{fmt.format(rows[mode][key]):>14}" for mode in modes))
+    if len(modes) == 2:
+        ratios = [k / t for k, t in zip(times[("keras", "memory")], times[("tuned", "memory")])]
+        print(f"  tuned speed-up: keras step / tuned step = {rows['keras']['step'] / rows['tuned']['step']:.3f} "
+              f"(per round {min(ratios):.3f}-{max(ratios):.3f})")
+    if name == "cyclegan" and size == 128:
+        print("  vs the PyTorch figure (" + str(PYTORCH_CYCLEGAN_128) + " images/s)  " + "  ".join(
+            f"{mode} {rows[mode]['images'] / PYTORCH_CYCLEGAN_128:.2f}x" for mode in modes))
+
+
+def _stock_twin(config, workdir, name):
+    """The config's model of stock Keras layers, for counting the model's FLOPs."""
+    stock = dataclasses.replace(config, train=dataclasses.replace(config.train, kernels="keras"))
+    return assemble(stock, os.path.join(workdir, f"{name}_flops_run"), log=lambda _: None).model
+
+
+def _figures(memory, files, gemm, flops):
     # Medians: single rounds on this shared machine vary by a few percent, and so does the
     # GEMM peak from one process to the next (434-482 GFLOP/s seen).
-    compute, with_data = np.median(times["memory"]), np.median(times["files"])
-    achieved = flops / compute / 1e9
-    share = np.median([flops / t / 1e9 / peak for t, peak in zip(times["memory"], times["gemm"])])
-    print(f"\n{name} {size}x{size}, batch 1, generator {config.model.generator.name} "
-          f"{config.model.generator.params}, policy {policy}, jit_compile {config.train.jit_compile}")
-    print(f"  training step (batches in memory) {compute:6.3f} s   {1 / compute:7.3f} images/s   "
-          f"(median of {rounds} rounds of {steps} steps; best {min(times['memory']):.3f} s)")
-    print(f"  FLOPs per step (ops that run)   {flops / 1e9:8.1f} GFLOP")
-    print(f"  {compute_dtype} GEMM peak in the rounds  {np.median(times['gemm']):6.1f} GFLOP/s median "
-          f"({min(times['gemm']):.1f}-{max(times['gemm']):.1f})")
-    print(f"  achieved                        {achieved:8.1f} GFLOP/s = {share:6.1%} of the GEMM peak "
-          f"(median of the rounds' shares; {achieved / max(times['gemm']):.1%} of the highest peak)")
-    print(f"  with the JPEG tf.data pipeline  {with_data:8.3f} s   overhead {with_data / compute - 1:+.1%}   "
-          f"(best {min(times['files']):.3f} s)")
-    if name == "cyclegan" and size == 128:
-        print(f"  vs the PyTorch figure ({PYTORCH_CYCLEGAN_128} images/s)  {1 / compute / PYTORCH_CYCLEGAN_128:.2f}x")
+    step, with_data = np.median(memory), np.median(files)
+    return {"step": step, "best": min(memory), "images": 1 / step, "achieved": flops / step / 1e9,
+            "share": np.median([flops / t / 1e9 / peak for t, peak in zip(memory, gemm)]),
+            "with_data": with_data, "overhead": with_data / step - 1}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per data source, alternating")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per mode and data source, alternating")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
 
     # The thread pools first: TensorFlow fixes them when it first runs anything.
     train = config_lib.load(os.path.join(CONFIGS, CASES[args.models[0]][0]), ["data.root=unused", *args.overrides]).train
     thread_pools.configure(train.intra_op_threads, train.inter_op_threads, print)
+    # Both modes, unless the command line names one.
+    modes = MODES if train.kernels == "auto" else (train.kernels,)
     keras.utils.set_random_seed(0)
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
           f"devices {[d.name for d in tf.config.list_logical_devices()]}, threads per op "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, ops at once "
-          f"{tf.config.threading.get_inter_op_parallelism_threads() or 'default'}")
+          f"{tf.config.threading.get_inter_op_parallelism_threads() or 'default'}, kernels {', '.join(modes)}")
     print(f"float32 GEMM peak (2048x2048 matmuls, one or two at once, best of 10): {gemm_meter()(repeats=10):.1f} GFLOP/s; "
           f"measured again before each round")
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.models:
-            bench(name, args.steps, args.rounds, args.overrides, workdir)
+            bench(name, args.steps, args.rounds, args.overrides, modes, workdir)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

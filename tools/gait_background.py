@@ -30,7 +30,7 @@ from PIL import Image
 from tfi2i import config as config_lib, registry
 from tfi2i.data import folders, pipeline, synthetic
 from tfi2i.losses import Translation
-from tfi2i.training.trainer import Trainer
+from tfi2i.training.assembly import assemble
 
 CONFIG = os.path.join(os.path.dirname(__file__), os.pardir, "configs", "cyclegan_synthetic.yaml")
 
@@ -90,7 +90,7 @@ def background_spread(model, data_root, data_config):
 
 def train(overrides, run_dir):
     config = config_lib.load(CONFIG, overrides)
-    trainer = Trainer(config, run_dir, log=lambda _: None)
+    trainer = assemble(config, run_dir, log=lambda _: None)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start

@@ -31,7 +31,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tfi2i import config as config_lib, export, factory, serving  # noqa: E402
+from tfi2i import config as config_lib  # noqa: E402
+from tfi2i.inference import export, serving  # noqa: E402
+from tfi2i.models import factory  # noqa: E402
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), os.pardir, "configs", "pix2pix_facades.yaml")
 

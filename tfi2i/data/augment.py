@@ -7,6 +7,7 @@ same crop and flip.
 
 import tensorflow as tf
 
+from tfi2i import pixels
 from tfi2i.config import CROPPING_MODES
 
 
@@ -85,4 +86,4 @@ def preprocess(images, data, seed, training):
     if training and data.flip:
         flip = tf.random.stateless_uniform([], flip_seed) < 0.5
         images = [tf.cond(flip, lambda im=im: tf.image.flip_left_right(im), lambda im=im: im) for im in images]
-    return [im / 127.5 - 1.0 for im in images]
+    return [pixels.to_unit_range(im) for im in images]

@@ -6,7 +6,7 @@ returns one value per example: the mean over that example's patches.
 
 import tensorflow as tf
 
-from tfi2i import distribution
+from tfi2i.runtime import replica_random
 from tfi2i.losses.translation import per_example_mean
 
 
@@ -80,7 +80,7 @@ class WGANGPLoss(GANLoss):
 
     def penalty(self, discriminator, real, fake, seed):
         batch = tf.shape(real)[0]
-        alpha = distribution.uniform(tf.stack([batch, 1, 1, 1]), real.dtype, seed)
+        alpha = replica_random.uniform(tf.stack([batch, 1, 1, 1]), real.dtype, seed)
         mixed = alpha * real + (1.0 - alpha) * tf.stop_gradient(fake)
         with tf.GradientTape() as tape:
             tape.watch(mixed)

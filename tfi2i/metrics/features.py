@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfi2i import registry
+from tfi2i import pixels, registry
 from tfi2i.errors import Tfi2iError
 
 GROUP = "tfi2i.feature_extractors"
@@ -52,8 +52,8 @@ class InceptionV3Features:
 
     def _compute(self, images):
         images = tf.image.resize(images, [self.size, self.size], method="bilinear")
-        pixels = (images + 1.0) * 127.5  # preprocess_input expects 0-255 and maps it to [-1, 1]
-        return self.network(keras.applications.inception_v3.preprocess_input(pixels), training=False)
+        levels = pixels.to_levels(images)  # preprocess_input expects 0-255 and maps it to [-1, 1]
+        return self.network(keras.applications.inception_v3.preprocess_input(levels), training=False)
 
     def __call__(self, images):
         images = np.asarray(images, np.float32)

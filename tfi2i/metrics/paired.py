@@ -7,12 +7,14 @@ scale the images are saved in, L1 on the [-1, 1] scale the training losses use.
 import numpy as np
 import tensorflow as tf
 
+from tfi2i import pixels
+
 PAIRED_METRICS = ("pixel_accuracy", "l1", "psnr", "ssim")
 SSIM_WINDOW = 11  # tf.image.ssim's default Gaussian window; smaller images use their own size
 
 
 def to_levels(image):
-    return (np.asarray(image, np.float32) + 1.0) * 127.5
+    return pixels.to_levels(np.asarray(image, np.float32))
 
 
 def pixel_accuracy(fake, real, threshold=16):

@@ -25,7 +25,7 @@ class WeightedLoss:
 
 @dataclasses.dataclass(frozen=True)
 class ModelParts:
-    """Everything a model class needs to build itself; made by the trainer from the config.
+    """Everything a model class needs to build itself; made by the factory from the config.
 
     make_generator(input_nc, output_nc, name) and make_discriminator(input_nc, name) build
     fresh networks, so a model can ask for as many as it uses.
@@ -160,6 +160,11 @@ class TranslationModel(keras.Model):
     @property
     def optimizers(self):
         return {"generator": self.generator_optimizer, "discriminator": self.discriminator_optimizer}
+
+    @property
+    def trained_steps(self):
+        """Training steps taken: the generator optimizer's count, which checkpoints restore."""
+        return int(self.generator_optimizer.iterations.numpy())
 
     # --- training ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from tfi2i.errors import Tfi2iError
 from tfi2i.losses.translation import Translation
 from tfi2i.models.base import TranslationModel
 from tfi2i.models.image_pool import ImagePool
-from tfi2i.nets.layers import every_layer
+from tfi2i.nets.introspection import every_layer
 
 
 class CycleGAN(TranslationModel):

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from tfi2i import distribution
+from tfi2i.runtime import replica_random
 from tfi2i.errors import Tfi2iError
 from tfi2i.losses.translation import Translation
 from tfi2i.models.base import TranslationModel
@@ -72,7 +72,7 @@ class UNIT(TranslationModel):
         """z = mean + N(0, I) noise while training; the mean itself otherwise."""
         if not training:
             return mean
-        return mean + distribution.normal(tf.shape(mean), mean.dtype, self.seed_generator)
+        return mean + replica_random.normal(tf.shape(mean), mean.dtype, self.seed_generator)
 
     def encode_and_translate(self, source, direction, training):
         """(latent mean, sampled z, translation G_out(z)) of one direction."""

@@ -11,9 +11,7 @@ import keras
 from keras import layers
 
 from tfi2i.errors import Tfi2iError
-from tfi2i.nets.layers import (
-    ReflectionPadding2D, conv, conv_transpose, normalization, residual_block, uses_bias,
-)
+from tfi2i.nets.layers import conv, conv_transpose, normalization, reflection_pad, residual_block, uses_bias
 
 
 def resnet_generator(
@@ -29,7 +27,7 @@ def resnet_generator(
     del image_size  # Fully convolutional: any multiple of 4 works.
     use_bias = uses_bias(norm)
     inputs = keras.Input(shape=(None, None, input_nc), name="image")
-    x = ReflectionPadding2D(3, name="stem_pad")(inputs)
+    x = reflection_pad(3, "stem_pad")(inputs)
     x = conv(ngf, 7, padding="valid", use_bias=use_bias, name="stem_conv")(x)
     x = normalization(norm, "stem_norm")(x)
     x = layers.ReLU(name="stem_relu")(x)
@@ -43,7 +41,7 @@ def resnet_generator(
         x = conv_transpose(ngf * mult, 3, use_bias=use_bias, name=f"up{i + 1}_deconv")(x)
         x = normalization(norm, f"up{i + 1}_norm")(x)
         x = layers.ReLU(name=f"up{i + 1}_relu")(x)
-    x = ReflectionPadding2D(3, name="head_pad")(x)
+    x = reflection_pad(3, "head_pad")(x)
     x = conv(output_nc, 7, padding="valid", name="head_conv")(x)
     outputs = layers.Activation("tanh", dtype="float32", name="head_tanh")(x)
     return keras.Model(inputs, outputs, name=name)

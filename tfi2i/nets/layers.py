@@ -1,29 +1,20 @@
-"""Building blocks shared by the networks: padding, normalization and initialized convolutions."""
+"""Building blocks shared by the networks: padding, normalization and initialized convolutions.
+
+Their layer classes come from `kernels.active()`: stock Keras or the CPU-tuned twins, as
+`train.kernels` chose for the model being built.
+"""
 
 import keras
 from keras import layers
 
+from tfi2i import kernels
 from tfi2i.errors import Tfi2iError
-from tfi2i.nets.batch_norm import BatchNormalization
-from tfi2i.nets.conv import Conv2D
-from tfi2i.nets.instance_norm import InstanceNormalization
-from tfi2i.nets.reflection_pad import ReflectionPadding2D
-from tfi2i.nets.transposed_conv import Conv2DTranspose
 
 NORMS = ("instance", "batch", "none")
 
 # The reference initializes every convolution with N(0, 0.02) and biases with zeros.
 def kernel_init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
-
-
-def every_layer(network):
-    """Each layer of `network`, descending into nested models. A wrapper such as
-    SpectralNormalization comes as itself (its `.layer` is the one it wraps)."""
-    for layer in network.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from every_layer(layer)
 
 
 def check_norm(norm):
@@ -41,9 +32,9 @@ def normalization(norm, name):
     """Instance norm (no affine, eps 1e-5, as the reference), batch norm, or identity."""
     check_norm(norm)
     if norm == "instance":
-        return InstanceNormalization(epsilon=1e-5, name=name)
+        return kernels.active().InstanceNormalization(epsilon=1e-5, name=name)
     if norm == "batch":
-        return BatchNormalization(
+        return kernels.active().BatchNormalization(
             momentum=0.9,
             synchronized=True,
             epsilon=1e-5,
@@ -54,7 +45,7 @@ def normalization(norm, name):
 
 
 def conv(filters, kernel_size, strides=1, padding="same", use_bias=True, spectral_norm=False, name=None):
-    layer = Conv2D(
+    layer = kernels.active().Conv2D(
         filters,
         kernel_size,
         strides=strides,
@@ -69,7 +60,7 @@ def conv(filters, kernel_size, strides=1, padding="same", use_bias=True, spectra
 
 
 def conv_transpose(filters, kernel_size, strides=2, use_bias=True, name=None):
-    return Conv2DTranspose(
+    return kernels.active().Conv2DTranspose(
         filters,
         kernel_size,
         strides=strides,
@@ -80,16 +71,21 @@ def conv_transpose(filters, kernel_size, strides=2, use_bias=True, name=None):
     )
 
 
+def reflection_pad(padding, name):
+    """Mirrors `padding` pixels at each border (PyTorch's ReflectionPad2d)."""
+    return kernels.active().ReflectionPadding2D(padding, name=name)
+
+
 def residual_block(x, filters, norm, dropout, name):
     """x + (reflect-pad, 3x3 conv, norm, ReLU, [dropout], reflect-pad, 3x3 conv, norm)(x)."""
     use_bias = uses_bias(norm)
-    y = ReflectionPadding2D(1, name=f"{name}_pad1")(x)
+    y = reflection_pad(1, f"{name}_pad1")(x)
     y = conv(filters, 3, padding="valid", use_bias=use_bias, name=f"{name}_conv1")(y)
     y = normalization(norm, f"{name}_norm1")(y)
     y = layers.ReLU(name=f"{name}_relu")(y)
     if dropout:
         y = layers.Dropout(0.5, name=f"{name}_dropout")(y)
-    y = ReflectionPadding2D(1, name=f"{name}_pad2")(y)
+    y = reflection_pad(1, f"{name}_pad2")(y)
     y = conv(filters, 3, padding="valid", use_bias=use_bias, name=f"{name}_conv2")(y)
     y = normalization(norm, f"{name}_norm2")(y)
     return layers.Add(name=f"{name}_add")([x, y])

@@ -7,7 +7,8 @@ import signal
 import keras
 import tensorflow as tf
 
-from tfi2i import evaluation, translators
+from tfi2i.evaluation import scoring as scoring_lib
+from tfi2i.nets.any_size import AnySizeTranslator
 from tfi2i.training import samples
 
 
@@ -84,15 +85,14 @@ class ScalarLogger(keras.callbacks.Callback):
         self.every_steps = every_steps
 
     def _write(self, logs, prefix=""):
-        step = int(self.model.generator_optimizer.iterations.numpy())
-        with self.writer.as_default(step=step):
+        with self.writer.as_default(step=self.model.trained_steps):
             for name, value in (logs or {}).items():
                 tf.summary.scalar(prefix + name, float(value))
             for name, optimizer in self.model.optimizers.items():
                 tf.summary.scalar(f"lr/{name}", float(optimizer.learning_rate.numpy()))
 
     def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.generator_optimizer.iterations.numpy()) % self.every_steps == 0:
+        if self.model.trained_steps % self.every_steps == 0:
             self._write(logs, "step/")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -117,7 +117,7 @@ class MetricPass(keras.callbacks.Callback):
     def _translator(self, direction):
         # Built once: the traced function reads the variables, so it sees every update.
         if direction not in self._translators:
-            self._translators[direction] = translators.from_network(self.model.translator(direction), direction)
+            self._translators[direction] = AnySizeTranslator(self.model.translator(direction))
         return self._translators[direction]
 
     def on_epoch_end(self, epoch, logs=None):
@@ -125,7 +125,7 @@ class MetricPass(keras.callbacks.Callback):
             return
         back_direction = "b2a" if self.direction == "a2b" else "a2b"
         back = self._translator(back_direction) if "cycle_l1" in self.scoring.metrics else None
-        results = evaluation.score_translator(self._translator(self.direction), back, self.images, self.scoring)
+        results = scoring_lib.score_translator(self._translator(self.direction), back, self.images, self.scoring)
         with self.writer.as_default(step=epoch + 1):
             for name, value in results.items():
                 tf.summary.scalar(f"eval/{name}", value)

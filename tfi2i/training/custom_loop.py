@@ -29,10 +29,6 @@ class CustomLoop:
         first = lambda value: self.strategy.experimental_local_results(value)[0]  # noqa: E731
         return tf.nest.map_structure(first, logs), first(stops)
 
-    @property
-    def step(self):
-        return int(self.model.generator_optimizer.iterations.numpy())
-
     def run(self, dataset, callbacks, total_steps, steps_per_epoch):
         """Trains from the current step to `total_steps` (or a stop), calling the callbacks'
         train, epoch and batch hooks as `fit` does."""
@@ -44,7 +40,7 @@ class CustomLoop:
         callbacks.on_train_begin()
         epoch, logs, stopping = None, {}, False
         while True:
-            step = self.step
+            step = self.model.trained_steps
             if epoch is not None and (stopping or step >= total_steps or step // steps_per_epoch != epoch):
                 callbacks.on_epoch_end(epoch, logs)
                 self.log(f"epoch {epoch + 1}: " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))

@@ -14,7 +14,7 @@ import os
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
-from tfi2i.training import run_dir as run_dir_lib
+from tfi2i.run import directory as run_directory
 
 REPORT_DIR = "report"
 
@@ -162,7 +162,7 @@ def write(run_dir):
     scalars = read_scalars(os.path.join(run_dir, "logs"))
     plots = _plots(scalars, out_dir)
     samples = sorted(glob.glob(os.path.join(run_dir, "samples", "epoch_*.png")))
-    config_path = run_dir_lib.config_path(run_dir)
+    config_path = run_directory.config_path(run_dir)
     config_text = open(config_path, encoding="utf-8").read() if os.path.isfile(config_path) else "(no config.yaml)"
     last_step = max((steps[-1] for steps, _ in scalars.values()), default=0)
 

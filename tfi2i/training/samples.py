@@ -3,13 +3,15 @@
 import numpy as np
 from PIL import Image
 
+from tfi2i import pixels
+
 
 def to_uint8(images):
     """[-1, 1] float images -> uint8 RGB (grayscale is repeated to three channels)."""
     images = np.asarray(images, dtype=np.float32)
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
-    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return pixels.to_uint8(images).numpy()
 
 
 def grid(columns, gap=2):

@@ -117,7 +117,8 @@ def test_gait_configs_are_the_papers_setting(name, alpha):
 
 def test_applies_to_unit_as_to_any_model(tmp_path):
     # The loss reads only source and translated, which every model provides: here a tiny UNIT.
-    from tfi2i import config as config_lib, factory
+    from tfi2i import config as config_lib
+    from tfi2i.models import factory
     from tfi2i.data import folders, pipeline, synthetic
 
     root = synthetic.write_unpaired(str(tmp_path / "data"), count=4, size=32, seed=0)

@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import TINY, TINY_CYCLEGAN, TINY_UNIT, EpochLogs
-from tfi2i import config as config_lib, precision
-from tfi2i.training.fused_adam import FusedAdam
-from tfi2i.training.trainer import Trainer
+from tfi2i import config as config_lib
+from tfi2i.runtime import mixed_precision
+from tfi2i.kernels.fused_adam import FusedAdam
+from tfi2i.training.assembly import assemble
 
 MODELS = {"pix2pix": ("paired_root", []), "cyclegan": ("unpaired_root", TINY_CYCLEGAN),
           "unit": ("unpaired_root", TINY_UNIT),
@@ -18,7 +19,7 @@ def train(request, tmp_path, name, *overrides):
     root_fixture, model_overrides = MODELS[name]
     root = request.getfixturevalue(root_fixture)
     config = config_lib.load(None, [f"data.root={root}", *TINY, *model_overrides, *SHORT, *overrides])
-    trainer = Trainer(config, str(tmp_path / "run"), log=lambda _: None)
+    trainer = assemble(config, str(tmp_path / "run"), log=lambda _: None)
     logs = EpochLogs()
     result = trainer.fit([logs])
     return trainer, result, logs.logs
@@ -62,7 +63,7 @@ def test_mixed_precision_on_a_cpu_is_bfloat16_with_float32_heads(request, tmp_pa
 
 
 def test_float16_scales_the_loss_and_skips_overflowing_steps(request, tmp_path, monkeypatch):
-    monkeypatch.setattr(precision, "policy_name", lambda enabled: "mixed_float16" if enabled else "float32")
+    monkeypatch.setattr(mixed_precision, "policy_name", lambda enabled: "mixed_float16" if enabled else "float32")
     trainer, result, logs = train(request, tmp_path, "pix2pix", "train.mixed_precision=true")
     for optimizer in trainer.model.optimizers.values():
         assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
@@ -82,8 +83,8 @@ def test_jit_compile_trains_as_without_it(request, tmp_path):
 
 def test_jit_compile_on_a_cpu_is_advised_against(tiny_config, tmp_path):
     lines = []
-    Trainer(tiny_config("train.jit_compile=true"), str(tmp_path / "run"), log=lines.append)
+    assemble(tiny_config("train.jit_compile=true"), str(tmp_path / "run"), log=lines.append)
     assert "note: train.jit_compile on a CPU runs these networks several times slower; set it false" in lines
     lines.clear()
-    Trainer(tiny_config(), str(tmp_path / "plain"), log=lines.append)
+    assemble(tiny_config(), str(tmp_path / "plain"), log=lines.append)
     assert not any("jit_compile" in line for line in lines)

@@ -1,4 +1,5 @@
-"""Transposed convolution that computes small inputs and large kernels as one matrix product."""
+"""TunedConv2DTranspose: a transposed convolution that computes small inputs and large kernels
+as one matrix product. Measured on the 2-core CPU reference machine; never on a GPU."""
 
 import keras
 from keras import layers, ops
@@ -16,7 +17,7 @@ MAX_MATMUL_KERNEL_PIXELS = 32 * 32
 
 
 @keras.saving.register_keras_serializable(package="tfi2i")
-class Conv2DTranspose(layers.Conv2DTranspose):
+class TunedConv2DTranspose(layers.Conv2DTranspose):
     """`keras.layers.Conv2DTranspose` whose 4x4, stride-2, 'same' case (PyTorch's kernel 4,
     stride 2, padding 1) on a small input, or with a large kernel on an input of up to 32x32,
     is one matrix product and an overlap-add.

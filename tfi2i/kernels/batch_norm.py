@@ -1,4 +1,5 @@
-"""Batch normalization whose training pass is TensorFlow's fused kernel."""
+"""TunedBatchNormalization: batch normalization whose training pass is TensorFlow's fused
+kernel. Measured on the 2-core CPU reference machine; never on a GPU."""
 
 import keras
 import tensorflow as tf
@@ -6,7 +7,7 @@ from keras import layers
 
 
 @keras.saving.register_keras_serializable(package="tfi2i")
-class BatchNormalization(layers.BatchNormalization):
+class TunedBatchNormalization(layers.BatchNormalization):
     """`keras.layers.BatchNormalization` that, when training on images (NHWC) with its
     statistics taken on this device alone, normalizes with the fused batch-norm kernel and its
     fused gradient: 2.7 -> 0.9 ms forward + backward at 128x128x64 on CPU, where Keras runs

@@ -1,9 +1,10 @@
-"""What an exported model runs: encoded images in, checked and decoded, translated at any size,
-PNG out. All of it is graph code, traced into the SavedModel's signatures.
+"""What an exported model runs around its translator (tfi2i.nets.any_size): encoded images in,
+checked and decoded, PNG out. All of it is graph code, traced into the SavedModel's signatures.
 """
 
 import tensorflow as tf
 
+from tfi2i import pixels
 from tfi2i.data.augment import decode_bytes
 
 FORMATS = "PNG, JPEG, BMP or GIF"
@@ -83,33 +84,9 @@ def decode_images(image_bytes, channels, max_pixels):
             image_bytes,
             fn_output_signature=tf.TensorSpec([None, None, channels], tf.float32),
         )
-    return images / 127.5 - 1.0
+    return pixels.to_unit_range(images)
 
 
 def encode_png(images):
     """float [N, H, W, C] in [-1, 1] -> [N] PNG strings (rounded as the sample grids are)."""
-    pixels = tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
-    return tf.map_fn(tf.io.encode_png, pixels, fn_output_signature=tf.TensorSpec([], tf.string))
-
-
-def _grow(images, axis, target):
-    """Mirrors the far border of `axis` until it is `target` long (a 1-pixel side repeats)."""
-
-    def step(x):
-        size = tf.shape(x)[axis]
-        amount = tf.minimum(target - size, tf.maximum(size - 1, 1))
-        paddings = tf.tensor_scatter_nd_update(tf.zeros([4, 2], tf.int32), [[axis, 1]], [amount])
-        grown = tf.cond(size > 1, lambda: tf.pad(x, paddings, "REFLECT"), lambda: tf.pad(x, paddings, "SYMMETRIC"))
-        return tf.ensure_shape(grown, invariant)
-
-    invariant = tf.TensorShape([None, None, None, images.shape[-1]])
-    return tf.while_loop(lambda x: tf.shape(x)[axis] < target, step, [images], shape_invariants=[invariant])[0]
-
-
-def translate_any_size(translator, images, multiple, smallest):
-    """Pads H and W by reflection up to a multiple of `multiple` and at least `smallest`,
-    translates, crops back."""
-    height, width = tf.shape(images)[1], tf.shape(images)[2]
-    target = lambda n: (tf.maximum(n, smallest) + multiple - 1) // multiple * multiple  # noqa: E731
-    padded = _grow(_grow(images, 1, target(height)), 2, target(width))
-    return translator(padded, training=False)[:, :height, :width, :]
+    return tf.map_fn(tf.io.encode_png, pixels.to_uint8(images), fn_output_signature=tf.TensorSpec([], tf.string))

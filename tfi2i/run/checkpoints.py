@@ -54,13 +54,9 @@ class RunCheckpoint:
         if save_directory:
             self.manager = tf.train.CheckpointManager(self.checkpoint, save_directory, max_to_keep=1)
 
-    @property
-    def step(self):
-        return int(self.model.generator_optimizer.iterations.numpy())
-
     def save(self):
         """Writes a checkpoint numbered by the training step, unless that step is saved already."""
-        step = self.step
+        step = self.model.trained_steps
         if self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{step}"):
             return self.manager.latest_checkpoint
         return self.manager.save(checkpoint_number=step)

@@ -1,17 +1,17 @@
 """Turns config sections into the objects they name, through the registry.
 
 This is the one place where config meets registry entries: networks, losses and the model
-class are looked up by name and built with their params, so models never read config.
+class are looked up by name and built with their params, so models never read config. The
+networks' layer classes and the Adam come from `train.kernels` (tfi2i.kernels).
 """
 
 import inspect
 
-from tfi2i import registry
+from tfi2i import kernels, registry
 from tfi2i.config import CROPPING_MODES
 from tfi2i.errors import Tfi2iError, did_you_mean
 from tfi2i.models.base import ModelParts, WeightedLoss
-from tfi2i.training.fused_adam import FusedAdam
-from tfi2i.training.schedules import EpochSchedule
+from tfi2i.schedules import EpochSchedule
 
 
 def _check_params(factory, params, what, fixed=()):
@@ -59,8 +59,9 @@ def construct(group, name, params, what, *args, fixed=()):
         raise Tfi2iError(f"{what} '{name}' rejected its params {params}: {error}") from None
 
 
-def build_model(config):
-    """The model named by config.model, with its networks, GAN loss and losses."""
+def build_model(config, kernel_mode=None):
+    """The model named by config.model, with its networks, GAN loss and losses; the networks'
+    layers are those of `kernel_mode` (default: config.train.kernels)."""
     model_config, data = config.model, config.data
     parts = ModelParts(
         input_nc=data.input_nc,
@@ -89,7 +90,8 @@ def build_model(config):
         seed=config.train.seed,
         image_size=data.crop_size if data.preprocess in CROPPING_MODES else None,
     )
-    return construct("tfi2i.models", model_config.name, model_config.params, "model", parts, fixed=("parts",))
+    with kernels.building_with(kernel_mode or config.train.kernels):  # the networks are built in the model's init
+        return construct("tfi2i.models", model_config.name, model_config.params, "model", parts, fixed=("parts",))
 
 
 def build_optimizer(config, steps_per_epoch):
@@ -97,5 +99,6 @@ def build_optimizer(config, steps_per_epoch):
     schedule = EpochSchedule(
         opt.lr, steps_per_epoch, train.lr_policy, train.n_epochs, train.n_epochs_decay, train.lr_decay_epochs
     )
-    return FusedAdam(learning_rate=schedule, beta_1=opt.beta_1, beta_2=opt.beta_2)
+    adam = kernels.kernel_set(train.kernels).Adam
+    return adam(learning_rate=schedule, beta_1=opt.beta_1, beta_2=opt.beta_2)
 

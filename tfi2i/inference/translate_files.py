@@ -13,10 +13,11 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfi2i import serving
+from tfi2i import pixels
 from tfi2i.data import folders
 from tfi2i.data.augment import decode_bytes
 from tfi2i.errors import Tfi2iError
+from tfi2i.inference import serving
 
 _DECODE_THREADS = 4
 
@@ -110,12 +111,12 @@ def translate(translator, jobs, batch_size=8, max_pixels=serving.DEFAULT_MAX_PIX
     """
     on_done = on_done or (lambda n: None)
     outcome = Outcome()
-    waiting = collections.defaultdict(list)  # (height, width) -> [(job, pixels)]
+    waiting = collections.defaultdict(list)  # (height, width) -> [(job, levels)]
 
     def flush(size):
         batch = waiting.pop(size)
-        pixels = np.stack([p for _, p in batch]) / 127.5 - 1.0
-        encoded = serving.encode_png(translator(pixels)).numpy()
+        images = pixels.to_unit_range(np.stack([levels for _, levels in batch]))
+        encoded = serving.encode_png(translator(images)).numpy()
         for (job, _), png in zip(batch, encoded):
             os.makedirs(os.path.dirname(job.target) or ".", exist_ok=True)
             with open(job.target, "wb") as f:
@@ -124,14 +125,14 @@ def translate(translator, jobs, batch_size=8, max_pixels=serving.DEFAULT_MAX_PIX
         on_done(len(batch))
 
     read = lambda job: _read(job, translator.input_channels, max_pixels)  # noqa: E731
-    for job, pixels, reason in _read_ahead(jobs, read, ahead=2 * batch_size):
-        if pixels is None:
+    for job, levels, reason in _read_ahead(jobs, read, ahead=2 * batch_size):
+        if levels is None:
             outcome.skipped.append((job.source, reason))
             warn(f"warning: skipped '{job.source}': {reason}")
             on_done(1)
             continue
-        size = pixels.shape[:2]
-        waiting[size].append((job, pixels))
+        size = levels.shape[:2]
+        waiting[size].append((job, levels))
         if len(waiting[size]) == batch_size:
             flush(size)
         elif sum(map(len, waiting.values())) > 4 * batch_size:

@@ -1,4 +1,5 @@
-"""Adam whose update is one fused TensorFlow kernel per variable."""
+"""FusedAdam: Adam whose update is one fused TensorFlow kernel per variable. Measured on the
+2-core CPU reference machine; never on a GPU."""
 
 import keras
 import tensorflow as tf

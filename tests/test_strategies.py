@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from tests.conftest import TINY, TINY_CYCLEGAN, TINY_UNIT
-from tfi2i import distribution
+from tfi2i.runtime import strategies
 from tfi2i.errors import Tfi2iError
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "mirrored_step.py")
@@ -35,7 +35,7 @@ def test_a_mirrored_step_on_two_devices_equals_one_device(request, tmp_path, nam
 def test_devices_that_do_not_exist_are_named():
     with pytest.raises(Tfi2iError, match=r"train.devices names '/gpu:7', which this machine does not have; pick from "
                                          r"/cpu:0"):
-        distribution.build_strategy("mirrored", ["/gpu:7"])
+        strategies.build_strategy("mirrored", ["/gpu:7"])
     with pytest.raises(Tfi2iError, match="set distribute: mirrored or drop it"):
-        distribution.build_strategy("none", ["/cpu:0"])
-    assert distribution.build_strategy("mirrored", ["/cpu:0"]) is distribution.build_strategy("mirrored", ["CPU:0"])
+        strategies.build_strategy("none", ["/cpu:0"])
+    assert strategies.build_strategy("mirrored", ["/cpu:0"]) is strategies.build_strategy("mirrored", ["CPU:0"])

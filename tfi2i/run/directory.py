@@ -29,6 +29,7 @@ RESUMABLE_CHANGES = (
     "train.eval_",
     "train.intra_op_threads",
     "train.inter_op_threads",
+    "train.kernels",  # the same variables either way (tfi2i.kernels)
 )
 
 
@@ -36,20 +37,27 @@ def config_path(run_dir):
     return os.path.join(run_dir, CONFIG_FILE)
 
 
+def is_run(path):
+    return os.path.isfile(config_path(path))
+
+
+def check_is_run(run_dir):
+    """Refuses a folder that holds no run, in one line."""
+    if not is_run(run_dir):
+        raise Tfi2iError(f"'{run_dir}' holds no {CONFIG_FILE}, so it is no tfi2i run; check the run directory's path")
+
+
 def saved_config(run_dir, overrides=()):
     """The config a run was started with, plus overrides (for --resume RUN_DIR)."""
-    path = config_path(run_dir)
-    if not os.path.isfile(path):
-        raise Tfi2iError(f"'{run_dir}' holds no {CONFIG_FILE}, so it is no tfi2i run; check the run directory's path")
-    return config_lib.load(path, overrides)
+    check_is_run(run_dir)
+    return config_lib.load(config_path(run_dir), overrides)
 
 
 def check_continuable(run_dir, config):
     """Refuses to continue a run in `run_dir` with a config that changes what is trained."""
-    path = config_path(run_dir)
-    if not os.path.isfile(path):
+    if not is_run(run_dir):
         return
-    old = config_lib.to_dict(config_lib.load(path))
+    old = config_lib.to_dict(config_lib.load(config_path(run_dir)))
     changed = [
         key for key in config_lib.differences(old, config_lib.to_dict(config))
         if not key.startswith(RESUMABLE_CHANGES)

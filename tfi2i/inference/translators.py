@@ -12,9 +12,12 @@ from typing import Callable
 
 import tensorflow as tf
 
-from tfi2i import export, registry, serving
+from tfi2i import registry
 from tfi2i.errors import Tfi2iError
-from tfi2i.training import run_dir as run_dir_lib
+from tfi2i.inference.export import METADATA_FILE
+from tfi2i.nets.any_size import AnySizeTranslator
+from tfi2i.run import directory as run_directory
+from tfi2i.run.restore import restore_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +45,7 @@ def _from_export(path, direction):
     if "translate" not in loaded.signatures:
         raise Tfi2iError(f"the SavedModel '{path}' has no 'translate' signature; export it with tfi2i export")
     signature = loaded.signatures["translate"]
-    metadata_path = os.path.join(path, "assets", export.METADATA_FILE)
+    metadata_path = os.path.join(path, "assets", METADATA_FILE)
     metadata = {}
     if os.path.isfile(metadata_path):
         with open(metadata_path, encoding="utf-8") as f:
@@ -65,21 +68,11 @@ def _from_export(path, direction):
 
 def _from_run(run_dir, direction, checkpoint):
     direction = direction or "a2b"
-    config, model, step = export.restore_model(run_dir, checkpoint)
-    return from_network(model.translator(direction), direction, run_dir, step, config)
-
-
-def from_network(network, direction, source="in memory", step=None, config=None):
-    """A LoadedTranslator around a Keras translator network (a model's `translator(direction)`)."""
-    multiple = export.required_multiple(network)
-    smallest = export.smallest_input(network, multiple, network.input_shape[-1])
-
-    @tf.function(reduce_retracing=True)
-    def translate(images):
-        return serving.translate_any_size(network, images, multiple, smallest)
-
-    return LoadedTranslator(translate, direction, network.input_shape[-1], network.output_shape[-1], source, step,
-                            config)
+    # The kernels that suit this machine: the checkpoint fits either set.
+    config, model, step = restore_model(run_dir, checkpoint, kernel_mode="auto")
+    translator = AnySizeTranslator(model.translator(direction))
+    return LoadedTranslator(translator, direction, translator.input_channels, translator.output_channels, run_dir,
+                            step, config)
 
 
 def directions(config):
@@ -100,9 +93,9 @@ def load(path, direction=None, checkpoint="latest"):
         if checkpoint != "latest":
             raise Tfi2iError(f"--checkpoint picks a checkpoint of a run, but '{path}' is an export; drop it")
         return _from_export(export_path, direction)
-    if os.path.isfile(run_dir_lib.config_path(path)):
+    if run_directory.is_run(path):
         return _from_run(path, direction, checkpoint)
     raise Tfi2iError(
         f"'{path}' is neither an export (no saved_model.pb, no version folders) nor a run (no "
-        f"{run_dir_lib.CONFIG_FILE}); give the folder tfi2i export or tfi2i train wrote"
+        f"{run_directory.CONFIG_FILE}); give the folder tfi2i export or tfi2i train wrote"
     )

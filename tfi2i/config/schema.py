@@ -1,0 +1,139 @@
+"""The config schema: every section as a dataclass, every key with its type and default.
+
+A config file names only what differs from these defaults; the resolved config in a run
+directory lists them all.
+"""
+
+import dataclasses
+import typing
+from typing import Any, Literal, Optional
+
+PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
+CROPPING_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
+KERNEL_MODES = ("auto", "keras", "tuned")  # train.kernels: see tfi2i.kernels.selection
+
+
+@dataclasses.dataclass
+class PartConfig:
+    """A registry entry (generator, discriminator) and the keyword arguments it is built with."""
+
+    name: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class GanLossConfig:
+    name: str = "vanilla"
+    weight: float = 1.0
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class LossConfig:
+    """One `tfi2i.losses` entry added to the generator objective."""
+
+    name: str
+    weight: float = 1.0
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Translation directions the loss applies to; None means every direction of the model.
+    directions: Optional[list[Literal["a2b", "b2a"]]] = None
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    name: str = "pix2pix"
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. cyclegan's pool_size
+    # Params left out take the builder's own defaults (the reference's), so switching the
+    # name never carries another network's settings along.
+    generator: PartConfig = dataclasses.field(default_factory=lambda: PartConfig("unet"))
+    discriminator: PartConfig = dataclasses.field(default_factory=lambda: PartConfig("patchgan"))
+    gan_loss: GanLossConfig = dataclasses.field(default_factory=GanLossConfig)
+    # The reference halves the discriminator objective to slow D relative to G.
+    discriminator_loss_weight: float = 0.5
+
+
+@dataclasses.dataclass
+class SyntheticConfig:
+    """The built-in synthetic dataset, generated into the run directory when enabled."""
+
+    enabled: bool = False
+    count: int = 64
+    size: int = 64
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class DataConfig:
+    root: Optional[str] = None
+    layout: Literal["aligned", "paired_folders", "unaligned"] = "aligned"
+    direction: Literal["a2b", "b2a"] = "a2b"
+    train_split: str = "train"
+    val_split: str = "val"
+    input_nc: Literal[1, 3] = 3
+    output_nc: Literal[1, 3] = 3
+    preprocess: Literal[PREPROCESS_MODES] = "resize_and_crop"
+    load_size: int = 286
+    crop_size: int = 256
+    flip: bool = True
+    max_dataset_size: Optional[int] = None
+    synthetic: SyntheticConfig = dataclasses.field(default_factory=SyntheticConfig)
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    lr: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    batch_size: int = 1
+    seed: int = 0
+    # Epochs at the initial learning rate, then epochs of decay (reference: 100 + 100).
+    n_epochs: int = 100
+    n_epochs_decay: int = 100
+    lr_policy: Literal["linear", "step", "cosine", "constant"] = "linear"
+    lr_decay_epochs: int = 50  # step policy: multiply by 0.1 every this many epochs
+    steps_per_epoch: Optional[int] = None  # default: every training example once per epoch
+    save_every_epochs: int = 1
+    keep_checkpoints: int = 3
+    sample_every_epochs: int = 1
+    num_samples: int = 4
+    log_every_steps: int = 50
+    val_steps: int = 0  # validation batches evaluated after each epoch; 0 turns it off
+    jit_compile: bool = False
+    mixed_precision: bool = False  # mixed_float16 on GPUs (loss-scaled), mixed_bfloat16 on CPUs
+    # Layer classes and Adam: stock Keras, tfi2i's CPU-tuned twins, or auto (tuned without a
+    # GPU, keras with one). A run's config.yaml records what auto chose.
+    kernels: Literal[KERNEL_MODES] = "auto"
+    # TensorFlow's thread pools: threads each op splits its work over, and ops run at once.
+    # Unset: tfi2i's choice (without a GPU: half the cores per op, two ops at once);
+    # 0: TensorFlow's (one thread per core for each).
+    intra_op_threads: Optional[int] = None
+    inter_op_threads: Optional[int] = None
+    report: bool = True  # write RUN_DIR/report/index.html when training stops
+    devices: Optional[list[str]] = None  # distribute: mirrored over these, e.g. [/gpu:0, /gpu:1]; default all GPUs
+    # A metric pass on a fixed held-out subset every this many epochs (0: off); logged as eval/*.
+    eval_every_epochs: int = 0
+    eval_images: int = 16
+    eval_metrics: Optional[list[str]] = None  # default: the paired metrics and cycle_l1 where they apply
+    eval_feature_weights: Optional[str] = None  # InceptionV3 weights: adds fid, kid, precision, recall
+
+
+@dataclasses.dataclass
+class Config:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    losses: list[LossConfig] = dataclasses.field(
+        default_factory=lambda: [LossConfig("l1", weight=100.0)]
+    )
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    distribute: Literal["none", "mirrored", "multi_worker"] = "none"
+
+
+def field_types(cls):
+    """{field name: resolved type} of a config dataclass."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}

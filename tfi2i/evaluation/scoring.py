@@ -1,0 +1,171 @@
+"""Which metrics are scored on an image set, and scoring them.
+
+Metrics
+  fid, kid (+ kid_std), precision, recall   translations vs real images of the output domain,
+                                            on feature-extractor features (any data)
+  pixel_accuracy, l1, psnr, ssim            translation vs its known target: paired layouts, or
+                                            <split>A_truth/ (a2b) / <split>B_truth/ (b2a) beside an
+                                            unaligned split (the synthetic data writes testA_truth/)
+  cycle_l1                                  |F(G(x)) - x| in [-1, 1]; runs of two-way models
+
+`plan` is the one place that picks the metrics (those asked for, or every one the images and
+the model allow) and builds the feature extractor they need: `tfi2i evaluate` and the metric
+pass during training both go through it.
+"""
+
+import contextlib
+import dataclasses
+
+import numpy as np
+
+from tfi2i import batching
+from tfi2i.errors import Tfi2iError
+from tfi2i.metrics import features, fid, kid, paired, precision_recall
+
+FEATURE_METRICS = ("fid", "kid", "precision", "recall")
+ALL_METRICS = (*FEATURE_METRICS, *paired.PAIRED_METRICS, "cycle_l1")
+RESULT_ORDER = ("fid", "kid", "kid_std", "precision", "recall", *paired.PAIRED_METRICS, "cycle_l1")
+
+
+@dataclasses.dataclass
+class Scoring:
+    """What the metrics need besides the images, and their settings."""
+
+    metrics: tuple = None  # None: every metric the data and model allow
+    extractor: object = None  # a feature extractor, when a feature metric is asked for
+    kid_subset_size: int = 1000
+    kid_subsets: int = 100
+    k: int = 3  # precision / recall neighbourhood
+    pixel_threshold: int = 16
+    batch_size: int = 8
+
+
+def check_metrics(names):
+    """`names` as a tuple, each checked to be a metric; None stays None (the defaults)."""
+    if names is None:
+        return None
+    unknown = [n for n in names if n not in ALL_METRICS]
+    if unknown:
+        raise Tfi2iError(f"unknown metric '{unknown[0]}'; pick from {', '.join(ALL_METRICS)}")
+    return tuple(names)
+
+
+def needs_features(metrics):
+    return bool(set(metrics) & set(FEATURE_METRICS))
+
+
+def plan(scoring, images, two_way, split=None, *, with_features=True, extractor_name="inception_v3", weights=None,
+         hint=None):
+    """`scoring` for an EvaluationSet (of a dataset split, or of two folders: split None): its
+    metrics picked, checked against what `images` and the model allow, and the feature
+    extractor (`extractor_name`, built with `weights`) where they need one and it has none.
+
+    Left to the defaults (metrics=None), the metrics are the feature ones (`with_features`),
+    the paired ones where the images have targets, and cycle_l1 for a two-way model. If the
+    defaults' extractor cannot be built, `hint` (its `{metrics}` filled with the other default
+    metrics) is added to the error."""
+    where = f"the {split} split" if split else "the pair of folders"
+    metrics = check_metrics(scoring.metrics)
+    defaulted = metrics is None
+    if defaulted:
+        metrics = (*(FEATURE_METRICS if with_features else ()),
+                   *(paired.PAIRED_METRICS if images.targets else ()),
+                   *(("cycle_l1",) if two_way else ()))
+    fewest = min(len(images.sources), len(images.reals))
+    needed = max([2 if m in ("fid", "kid") else scoring.k + 1 for m in metrics if m in FEATURE_METRICS], default=1)
+    if fewest < needed:
+        raise Tfi2iError(
+            f"{where} has {fewest} images on one side, and {', '.join(FEATURE_METRICS)} need at least "
+            f"{needed}; use a larger split or leave those out of the metrics"
+        )
+    if images.targets is None and set(metrics) & set(paired.PAIRED_METRICS):
+        raise Tfi2iError(
+            f"{where} has no known targets, so {', '.join(paired.PAIRED_METRICS)} cannot be scored; "
+            f"leave them out of the metrics (unpaired data: add {split}A_truth/ for them)"
+        )
+    if "cycle_l1" in metrics and not two_way:
+        raise Tfi2iError("cycle_l1 needs both directions of a two-way run; leave cycle_l1 out of the metrics")
+    extractor = scoring.extractor
+    if extractor is None and needs_features(metrics):  # built last: the cheap checks come first
+        try:
+            extractor = features.build(extractor_name, weights)
+        except Tfi2iError as error:
+            without = [m for m in metrics if m not in FEATURE_METRICS]
+            if not (defaulted and hint and without):
+                raise
+            raise Tfi2iError(f"{error} ({hint.format(metrics=','.join(without))})") from None
+    return dataclasses.replace(scoring, metrics=metrics, extractor=extractor)
+
+
+def score(fakes, reals, scoring, targets=None, sources=None, reconstructed=None, on_done=None):
+    """{metric: value} for translated images `fakes` (lists of float [H, W, C] arrays);
+    `on_done(n)` is told as n more images go through the feature extractor."""
+    try:
+        return _score(fakes, reals, scoring, targets, sources, reconstructed, on_done)
+    except ValueError as error:  # too few images for a metric
+        raise Tfi2iError(f"{error}; score more images, or leave that metric out of the metrics") from None
+
+
+def _score(fakes, reals, scoring, targets, sources, reconstructed, on_done):
+    asked = set(scoring.metrics)
+    results = {}
+    if needs_features(asked):
+        real_features = np.stack(batching.apply_by_size(scoring.extractor, reals, scoring.batch_size, on_done))
+        fake_features = np.stack(batching.apply_by_size(scoring.extractor, fakes, scoring.batch_size, on_done))
+        if "fid" in asked:
+            results["fid"] = fid.fid(real_features, fake_features)
+        if "kid" in asked:
+            results["kid"], results["kid_std"] = kid.kid(
+                real_features, fake_features, scoring.kid_subset_size, scoring.kid_subsets)
+        if asked & {"precision", "recall"}:
+            results["precision"], results["recall"] = precision_recall.precision_recall(
+                real_features, fake_features, scoring.k)
+    paired_asked = [m for m in paired.PAIRED_METRICS if m in asked]
+    if paired_asked:
+        results.update(paired.paired_scores(zip(fakes, targets), paired_asked, scoring.pixel_threshold))
+    if "cycle_l1" in asked:
+        results["cycle_l1"] = float(np.mean([paired.l1(r, s) for r, s in zip(reconstructed, sources, strict=True)]))
+    return {name: results[name] for name in RESULT_ORDER if name in results}
+
+
+class _Silent:
+    def update(self, n):
+        pass
+
+
+def silent(label, length):
+    """A progress reporter that reports nothing."""
+    return contextlib.nullcontext(_Silent())
+
+
+def score_translator(translator, back, images, scoring, progress=silent):
+    """{metric: value} of `translator` on an EvaluationSet; `back` translates back for cycle_l1.
+
+    A translator is called on float32 [N, H, W, C] in [-1, 1] and has `input_channels` and
+    `output_channels`. `progress(label, length)` is a context manager giving an object with
+    `update(n)`."""
+    sources = [ref.load(translator.input_channels) for ref in images.sources]
+    with progress("translating", len(sources)) as bar:
+        fakes = translate_all(translator, sources, scoring.batch_size, bar.update)
+    reconstructed = None
+    if back is not None:
+        with progress("translating back", len(fakes)) as bar:
+            reconstructed = translate_all(back, fakes, scoring.batch_size, bar.update)
+    reals = [ref.load(translator.output_channels) for ref in images.reals]
+    targets = [ref.load(translator.output_channels) for ref in images.targets] if images.targets else None
+    with (progress if needs_features(scoring.metrics) else silent)("features", len(reals) + len(fakes)) as bar:
+        return score(fakes, reals, scoring, targets, sources, reconstructed, bar.update)
+
+
+def translate_all(translator, images, batch_size, on_done=None):
+    return batching.apply_by_size(lambda batch: np.asarray(translator(batch)), images, batch_size, on_done)
+
+
+def format_table(results):
+    lines = [f"{'metric':<16}value"]
+    for name, value in results.items():
+        if name == "kid_std":
+            continue
+        shown = f"{value:.4f}" + (f" +- {results['kid_std']:.4f}" if name == "kid" else "")
+        lines.append(f"{name:<16}{shown}")
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""A translator network run on images of any height and width: mirrored up to the sizes it
+takes, translated, cropped back. Graph code, so exports trace it into their signatures."""
+
+import tensorflow as tf
+
+from tfi2i.nets.introspection import required_multiple, smallest_input
+
+
+def _grow(images, axis, target):
+    """Mirrors the far border of `axis` until it is `target` long (a 1-pixel side repeats)."""
+
+    def step(x):
+        size = tf.shape(x)[axis]
+        amount = tf.minimum(target - size, tf.maximum(size - 1, 1))
+        paddings = tf.tensor_scatter_nd_update(tf.zeros([4, 2], tf.int32), [[axis, 1]], [amount])
+        grown = tf.cond(size > 1, lambda: tf.pad(x, paddings, "REFLECT"), lambda: tf.pad(x, paddings, "SYMMETRIC"))
+        return tf.ensure_shape(grown, invariant)
+
+    invariant = tf.TensorShape([None, None, None, images.shape[-1]])
+    return tf.while_loop(lambda x: tf.shape(x)[axis] < target, step, [images], shape_invariants=[invariant])[0]
+
+
+def translate_any_size(network, images, multiple, smallest):
+    """Pads H and W by reflection up to a multiple of `multiple` and at least `smallest`,
+    translates, crops back."""
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    target = lambda n: (tf.maximum(n, smallest) + multiple - 1) // multiple * multiple  # noqa: E731
+    padded = _grow(_grow(images, 1, target(height)), 2, target(width))
+    return network(padded, training=False)[:, :height, :width, :]
+
+
+class AnySizeTranslator:
+    """A translator network (a model's `translator(direction)`) as a function float32
+    [N, H, W, C] in [-1, 1] -> float32 [N, H, W, C'] for any H and W, in inference mode.
+
+    The traced function reads the network's variables, so it sees every later update."""
+
+    def __init__(self, network):
+        self.network = network
+        self.input_channels = network.input_shape[-1]
+        self.output_channels = network.output_shape[-1]
+        self.multiple = required_multiple(network)
+        self.smallest = smallest_input(network, self.multiple, self.input_channels)
+        self._translate = tf.function(self.translate, reduce_retracing=True)
+
+    def translate(self, images):
+        """The graph code: what an export's signatures trace."""
+        return translate_any_size(self.network, images, self.multiple, self.smallest)
+
+    def __call__(self, images):
+        return self._translate(tf.convert_to_tensor(images, tf.float32))

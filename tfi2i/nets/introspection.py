@@ -1,0 +1,43 @@
+"""What a built network is made of, and what input sizes it takes."""
+
+import keras
+import tensorflow as tf
+
+from tfi2i.errors import Tfi2iError
+
+
+def every_layer(network):
+    """Each layer of `network`, descending into nested models. A wrapper such as
+    SpectralNormalization comes as itself (its `.layer` is the one it wraps)."""
+    for layer in network.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from every_layer(layer)
+
+
+def _downsampling_convolutions(network):
+    # Nested models too, e.g. UNIT's encoder inside its translator.
+    for layer in every_layer(network):
+        layer = getattr(layer, "layer", layer)  # look through SpectralNormalization
+        if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose):
+            yield layer
+
+
+def required_multiple(network):
+    """The factor a network downsamples by: the product of its convolutions' strides."""
+    multiple = 1
+    for layer in _downsampling_convolutions(network):
+        multiple *= layer.strides[0]
+    return multiple
+
+
+def smallest_input(network, multiple, channels):
+    """The smallest multiple of `multiple` the network accepts: reflection padding inside
+    a ResNet block, say, needs feature maps of at least 2x2 after downsampling."""
+    for size in (multiple * k for k in (1, 2, 4)):
+        try:
+            network(tf.zeros([1, size, size, channels]), training=False)
+            return size
+        except tf.errors.InvalidArgumentError:
+            continue
+    raise Tfi2iError(f"the generator accepts no input of size {multiple} to {4 * multiple}; it cannot be exported")

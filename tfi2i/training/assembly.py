@@ -1,0 +1,142 @@
+"""From a config to a trainer: every piece of a run built once, in layer order, and handed on.
+
+    1. runtime    thread pools, the tf.distribute strategy, the seed, the kernels, the dtype policy
+    2. data       the dataset (synthetic when asked for), its files checked, the epoch length
+    3. model      networks, losses and optimizers, in the strategy's scope
+    4. run        the checkpoint, restored when the run directory holds one
+    5. metrics    the metric pass during training, checked before anything is trained
+"""
+
+import dataclasses
+import os
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from tfi2i import kernels
+from tfi2i.data import folders, pipeline, synthetic
+from tfi2i.errors import Tfi2iError
+from tfi2i.evaluation import image_sets, scoring as scoring_lib
+from tfi2i.models import factory
+from tfi2i.run import checkpoints, directory as run_directory
+from tfi2i.runtime import mixed_precision, strategies, thread_pools
+from tfi2i.training.trainer import Trainer
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingData:
+    root: str
+    files: object  # PairedFiles of the training split
+    val_files: object  # of the val split, or None
+    steps_per_epoch: int
+
+
+def assemble(config, run_dir, log=print):
+    """The Trainer of `config` in `run_dir`, with everything it needs, resumed where the run
+    directory holds a run; `log(line)` is told what was chosen."""
+    run_directory.check_continuable(run_dir, config)
+    train = config.train
+    # First: thread pools and a multi-worker strategy must be set before TensorFlow runs anything.
+    thread_pools.configure(train.intra_op_threads, train.inter_op_threads, log)
+    strategy = strategies.build_strategy(config.distribute, train.devices)
+    keras.utils.set_random_seed(train.seed)
+    config = _resolve_kernels(config, log)
+    policy = mixed_precision.policy_name(train.mixed_precision)
+    if train.mixed_precision:
+        log(f"mixed precision: {policy}")
+    if train.jit_compile and not tf.config.list_logical_devices("GPU"):
+        # XLA's CPU convolutions lack oneDNN's kernels (tools/bench.py: CycleGAN-128 16 s a
+        # step against 1.35 s without it).
+        log("note: train.jit_compile on a CPU runs these networks several times slower; set it false")
+
+    data = training_data(config, run_dir)
+    model = compiled_model(config, strategy, policy, data.steps_per_epoch)
+
+    is_chief = strategies.is_chief(strategy)
+    # A non-chief worker restores the run's checkpoints but saves its copies aside.
+    aside = None if is_chief else tempfile.mkdtemp(prefix="tfi2i-worker-checkpoints-")
+    checkpoint = checkpoints.RunCheckpoint(
+        checkpoints.directory(run_dir), model, train.keep_checkpoints, save_directory=aside)
+    metric_pass = metric_pass_inputs(config, data.root, model.directions) if train.eval_every_epochs else None
+    restored = checkpoint.restore_latest(warn=log)
+    if restored:
+        step = model.trained_steps
+        log(f"resuming from {restored} (step {step}, epoch {step // data.steps_per_epoch + 1})")
+    if is_chief:
+        run_directory.write_config(run_dir, config)
+    return Trainer(config, run_dir, strategy, data, model, checkpoint, metric_pass, policy, aside, log)
+
+
+def train(config, run_dir, log=print):
+    """Assembles the run of `config` in `run_dir` and trains it; returns the TrainResult."""
+    return assemble(config, run_dir, log).fit()
+
+
+def _resolve_kernels(config, log):
+    """`config` with train.kernels as `auto` chose it on this machine (what config.yaml records)."""
+    chosen = kernels.resolve(config.train.kernels)
+    log(f"kernels: {chosen}" + (" (auto)" if config.train.kernels == "auto" else ""))
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, kernels=chosen))
+
+
+def _dataset_root(config, run_dir):
+    data = config.data
+    root = data.root or os.path.join(run_dir, "data")
+    if data.synthetic.enabled and not os.path.isdir(root):
+        kind = "unpaired" if data.layout == "unaligned" else "paired"
+        synthetic.write(kind, root, count=data.synthetic.count, size=data.synthetic.size, seed=data.synthetic.seed)
+    return root
+
+
+def _find_files(data, root, split):
+    if data.layout == "unaligned":
+        return folders.find_unpaired(root, split, data.max_dataset_size)
+    return folders.find_paired(root, data.layout, split, data.max_dataset_size)
+
+
+def training_data(config, run_dir):
+    """The run's dataset, its training images checked to decode and to batch."""
+    data, train = config.data, config.train
+    root = _dataset_root(config, run_dir)
+    files = _find_files(data, root, data.train_split)
+    folders.verify_images(files.all_paths)
+    folders.check_batchable(files.all_paths, data.preprocess, train.batch_size)
+    val_files = _find_files(data, root, data.val_split) if folders.has_split(root, data.layout, data.val_split) else None
+    return TrainingData(root, files, val_files, pipeline.steps_per_epoch(files, train.batch_size, train.steps_per_epoch))
+
+
+def compiled_model(config, strategy, policy, steps_per_epoch):
+    """The config's model and both players' optimizers, built in the strategy's scope."""
+    with strategy.scope():
+        with mixed_precision.dtype_policy(policy):
+            model = factory.build_model(config)
+        if model.needs_pairs and config.data.layout == "unaligned":
+            raise Tfi2iError(
+                f"model '{config.model.name}' learns from paired examples, but data.layout is 'unaligned'; "
+                f"use an aligned or paired_folders dataset, or an unpaired model such as cyclegan"
+            )
+        optimizers = [mixed_precision.wrap_optimizer(factory.build_optimizer(config, steps_per_epoch), policy)
+                      for _ in ("generator", "discriminator")]
+        model.compile(*optimizers, jit_compile=config.train.jit_compile)
+        model.build_optimizers()
+    return model
+
+
+def metric_pass_inputs(config, root, directions):
+    """(images, scoring) of the metric pass during training: the first train.eval_images of the
+    val split, else the test split."""
+    data, train = config.data, config.train
+    split = next((s for s in (data.val_split, "test") if folders.has_split(root, data.layout, s)), None)
+    if split is None:
+        raise Tfi2iError(
+            f"train.eval_every_epochs needs held-out images, but '{root}' has no '{data.val_split}' or 'test' "
+            "split; add one or set train.eval_every_epochs=0"
+        )
+    images = image_sets.from_split(root, split, reverse=data.direction == "b2a").head(train.eval_images)
+    settings = scoring_lib.Scoring(train.eval_metrics, kid_subset_size=train.eval_images, kid_subsets=10,
+                                   batch_size=train.batch_size)
+    # The feature metrics are defaults only where the config names the Inception weights.
+    scoring = scoring_lib.plan(settings, images, "b2a" in directions, split,
+                               with_features=bool(train.eval_feature_weights), weights=train.eval_feature_weights)
+    return images, scoring
