@@ -54,7 +54,7 @@ def test_tf_serving_layout_versions_and_metadata(runs, tmp_path):
     run_dir, _ = runs["cyclegan"]
     base = str(tmp_path / "models")
     first = export.export(run_dir, base, "b2a")
-    second = export.export(run_dir, base, "b2a", checkpoint="2")
+    second = export.export(run_dir, base, "b2a", checkpoint="2", kernels="tuned")
     assert (first, second) == (os.path.join(base, "cyclegan_b2a", "1"), os.path.join(base, "cyclegan_b2a", "2"))
     assert sorted(os.listdir(os.path.dirname(first))) == ["1", "2"]  # no partial folder left behind
     for path in (first, second):
@@ -65,9 +65,10 @@ def test_tf_serving_layout_versions_and_metadata(runs, tmp_path):
     assert metadata == {
         "model": "cyclegan", "direction": "b2a", "input_channels": 3, "output_channels": 3, "size_multiple": 4,
         "smallest_size": 8,
-        "max_pixels": serving.DEFAULT_MAX_PIXELS, "step": 2, "config_sha256": export.config_hash(config),
-        "tfi2i_version": metadata["tfi2i_version"],
+        "max_pixels": serving.DEFAULT_MAX_PIXELS, "step": 2, "kernels": "tuned",
+        "config_sha256": export.config_hash(config), "tfi2i_version": metadata["tfi2i_version"],
     }
+    assert json.load(open(os.path.join(first, "assets", "tfi2i.json")))["kernels"] == "keras"
     with pytest.raises(Tfi2iError, match="exists already"):
         export.export(run_dir, base, "b2a", version=1)
     with pytest.raises(Tfi2iError, match="no checkpoint of step 7; use --checkpoint latest or one of 2"):

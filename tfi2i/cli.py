@@ -105,12 +105,14 @@ def synth(kind, out, count, size, seed):
 @click.option("--name", help="Model name [default: <run dir name>_<direction>].")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True,
               help="Larger input images are refused before decoding.")
-def export_command(run_dir, base, direction, version, checkpoint, name, max_pixels):
+@click.option("--kernels", type=click.Choice(["keras", "tuned"]), default="keras", show_default=True,
+              help="Layers the graph is built of: stock Keras, or the CPU-tuned ones (for serving on CPUs).")
+def export_command(run_dir, base, direction, version, checkpoint, name, max_pixels, kernels):
     """Export one direction of a trained run as a SavedModel that TF Serving loads."""
     from tfi2i.inference import export
 
     check_checkpoint(checkpoint)
-    path = export.export(run_dir, base, direction, version, checkpoint, name, max_pixels)
+    path = export.export(run_dir, base, direction, version, checkpoint, name, max_pixels, kernels)
     click.echo(f"exported {direction} to {path}")
 
 

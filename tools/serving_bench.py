@@ -1,8 +1,9 @@
 """Is an exported SavedModel as fast as the Keras generator it was exported from?
 
-Builds a config's model (weights as initialised: speed does not depend on training), exports
-one direction with the same code as `tfi2i export`, loads it with tf.saved_model.load and
-times, at batch 1 and 8 on HxW images:
+Builds a config's model (weights as initialised: speed does not depend on training) of stock
+Keras layers, as `tfi2i export` does (or, --kernels tuned, of the CPU-tuned ones), exports one
+direction with the same code as `tfi2i export`, loads it with tf.saved_model.load and times,
+at batch 1 and 8 on HxW images:
 
   keras eager     translator(x, training=False), op by op
   keras compiled  translator.predict_on_batch(x), Keras' own traced predict function
@@ -15,7 +16,7 @@ calls) and the ratio of
 `saved translate` to the faster Keras path (goal >= 0.95).
 
     .venv/bin/python tools/serving_bench.py [--config configs/pix2pix_facades.yaml] [--size 256]
-        [--direction a2b] [--batches 1 8] [--repeats 10]
+        [--direction a2b] [--batches 1 8] [--repeats 10] [--kernels keras|tuned]
 """
 
 import argparse
@@ -31,7 +32,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tfi2i import config as config_lib  # noqa: E402
+from tfi2i import config as config_lib, pixels  # noqa: E402
 from tfi2i.inference import export, serving  # noqa: E402
 from tfi2i.models import factory  # noqa: E402
 
@@ -68,19 +69,20 @@ def main():
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--kernels", default="keras", choices=["keras", "tuned"],
+                        help="the layers the generator is built of [default: stock Keras, as tfi2i export builds it]")
     args = parser.parse_args()
 
     # No data is read: the root only has to be set for the config to validate.
     config = config_lib.load(args.config, ["data.root=unused", *args.overrides])
-    translator = factory.build_model(config).translator(args.direction)
+    translator = factory.build_model(config, kernel_mode=args.kernels).translator(args.direction)
     channels = translator.input_shape[-1]
     print(f"{config.model.name} {args.direction}: generator {config.model.generator.name} "
-          f"{config.model.generator.params}, {args.size}x{args.size}, {channels} channels in; "
+          f"{config.model.generator.params}, {args.kernels} kernels, {args.size}x{args.size}, {channels} channels in; "
           f"TensorFlow {tf.__version__}, devices {[d.device_type for d in tf.config.list_logical_devices()]}")
 
     with tempfile.TemporaryDirectory() as folder:
-        archive, _, _ = export.build_archive(translator, (channels, translator.output_shape[-1]),
-                                             serving.DEFAULT_MAX_PIXELS)
+        archive, _ = export.build_archive(translator, serving.DEFAULT_MAX_PIXELS)
         archive.write_out(folder, verbose=False)
         loaded = tf.saved_model.load(folder)
         translate, serve_bytes = loaded.signatures["translate"], loaded.signatures["serving_default"]
@@ -89,9 +91,9 @@ def main():
         print(f"{'batch':>5}  {'keras eager':>12}  {'keras compiled':>14}  {'saved translate':>15}  "
               f"{'saved bytes':>11}  saved/keras   (images/s)")
         for batch in args.batches:
-            pixels = rng.integers(0, 256, (batch, args.size, args.size, channels), dtype=np.uint8)
-            images = tf.constant(pixels / 127.5 - 1.0, tf.float32)
-            encoded = tf.constant([png(p) for p in pixels])
+            levels = rng.integers(0, 256, (batch, args.size, args.size, channels), dtype=np.uint8)
+            images = tf.constant(pixels.to_unit_range(levels), tf.float32)
+            encoded = tf.constant([png(p) for p in levels])
             calls = {
                 "keras eager": lambda: translator(images, training=False).numpy(),
                 "keras compiled": lambda: translator.predict_on_batch(images),

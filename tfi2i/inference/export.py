@@ -56,12 +56,13 @@ def build_archive(network, max_pixels):
 
 
 def export(run_dir, base, direction="a2b", version=None, checkpoint="latest", name=None,
-           max_pixels=serving.DEFAULT_MAX_PIXELS):
+           max_pixels=serving.DEFAULT_MAX_PIXELS, kernels="keras"):
     """Writes BASE/<name>/<version>/ and returns that path.
 
-    The networks are built of stock Keras layers whatever kernels trained the run (the same
-    variables, tfi2i.kernels), so the SavedModel holds standard ops only."""
-    config, model, step = restore_model(run_dir, checkpoint, kernel_mode="keras")
+    The networks are built of `kernels`' layers whatever kernels trained the run (the
+    checkpoint fits either set, tfi2i.kernels): by default stock Keras, so the SavedModel holds
+    standard ops that any TF Serving device runs with its own kernels."""
+    config, model, step = restore_model(run_dir, checkpoint, kernel_mode=kernels)
     network = model.translator(direction)
     name = name or f"{os.path.basename(os.path.normpath(run_dir))}_{direction}"
     model_dir = os.path.join(base, name)
@@ -85,6 +86,7 @@ def export(run_dir, base, direction="a2b", version=None, checkpoint="latest", na
         "smallest_size": any_size.smallest,
         "max_pixels": max_pixels,
         "step": step,
+        "kernels": kernels,
         "config_sha256": config_hash(config),
         "tfi2i_version": __version__,
     }
