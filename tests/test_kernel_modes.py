@@ -51,21 +51,36 @@ def test_a_tuned_checkpoint_restores_into_stock_keras_layers(runs, name):
     assert_same_translations(model, trained)
 
 
+def resumed(run_dir, *overrides):
+    return assemble(run_directory.saved_config(run_dir, overrides), run_dir, log=lambda _: None)
+
+
+def optimizer_slots(model):
+    return [v.numpy() for optimizer in model.optimizers.values() for v in optimizer.variables]
+
+
 @pytest.mark.parametrize("name", MODELS)
-def test_a_run_resumes_under_the_other_kernels_and_back(runs, tmp_path, name):
+def test_a_tuned_run_resumes_under_stock_keras_layers(runs, tmp_path, name):
     run_dir = str(tmp_path / "run")
     shutil.copytree(runs[name][0], run_dir)
     trained = runs[name][1]
-    silent = lambda _: None  # noqa: E731
-    # tuned -> keras: the trainer's restore checks that every variable and slot is consumed.
-    stock = assemble(run_directory.saved_config(run_dir, ["train.kernels=keras", "train.n_epochs=2"]), run_dir, silent)
+    # The trainer's restore checks that every variable and optimizer slot is consumed.
+    stock = resumed(run_dir, "train.kernels=keras")
     assert stock.step == 2 and not uses_tuned_layers(stock.model)
     assert_same_variables(stock.model, trained)
+    for got, expected in zip(optimizer_slots(stock.model), optimizer_slots(trained), strict=True):
+        np.testing.assert_array_equal(got, expected)
     with open(run_directory.config_path(run_dir)) as f:
-        assert yaml.safe_load(f)["train"]["kernels"] == "keras"
-    assert stock.fit().step == 4
-    # keras -> tuned, from the checkpoint the stock layers wrote.
-    tuned = assemble(run_directory.saved_config(run_dir, ["train.kernels=tuned"]), run_dir, silent)
+        assert yaml.safe_load(f)["train"]["kernels"] == "keras"  # what the run now trains with
+
+
+def test_a_run_trained_on_stock_layers_resumes_under_tuned_ones(runs, tmp_path):
+    # CycleGAN: instance norm, reflection padding, the blocked head conv all change class.
+    run_dir = str(tmp_path / "run")
+    shutil.copytree(runs["cyclegan"][0], run_dir)
+    stock = resumed(run_dir, "train.kernels=keras", "train.n_epochs=2")
+    assert stock.fit().step == 4  # saved from the stock layers
+    tuned = resumed(run_dir, "train.kernels=tuned")
     assert tuned.step == 4 and uses_tuned_layers(tuned.model)
     assert_same_variables(tuned.model, stock.model)
     assert_same_translations(tuned.model, stock.model)
