@@ -27,7 +27,6 @@ the project's 2-core machine (a figure given with the task, not measured by this
 """
 
 import argparse
-import dataclasses
 import os
 import resource
 import tempfile
@@ -174,21 +173,23 @@ def bench(name, steps, rounds, overrides, modes, workdir):
     config_file, size, kind = CASES[name]
     load_size = size * 286 // 256
     root = jpeg_dataset(kind, os.path.join(workdir, name), load_size, count=64)
-    config = config_lib.load(os.path.join(CONFIGS, config_file), [
-        f"data.root={root}", f"data.crop_size={size}", f"data.load_size={load_size}",
-        "train.batch_size=1", "train.report=false", *overrides])
-    # The models, optimizers and data files exactly as `tfi2i train` builds them, once per mode.
-    trainers = {mode: assemble(dataclasses.replace(config, train=dataclasses.replace(config.train, kernels=mode)),
-                               os.path.join(workdir, f"{name}_{mode}_run"), log=lambda _: None)
-                for mode in modes}
+
+    def trainer(mode):
+        """The model, optimizers and data files of `mode` exactly as `tfi2i train` builds them."""
+        config = config_lib.load(os.path.join(CONFIGS, config_file), [
+            f"data.root={root}", f"data.crop_size={size}", f"data.load_size={load_size}",
+            "train.batch_size=1", "train.report=false", *overrides, f"train.kernels={mode}"])
+        return assemble(config, os.path.join(workdir, f"{name}_{mode}_run"), log=lambda _: None)
+
+    trainers = {mode: trainer(mode) for mode in modes}
     first = trainers[modes[0]]
-    policy = first.dtype_policy
+    config, policy = first.config, first.dtype_policy
     # The peak of the dtype the convolutions compute in: bfloat16 under mixed precision on CPU.
     compute_dtype = keras.DTypePolicy(policy).compute_dtype
     gemm = gemm_meter(compute_dtype)
     channels = (config.data.input_nc, config.data.output_nc)
-    stock = trainers["keras"].model if "keras" in trainers else _stock_twin(config, workdir, name)
-    flops = step_flops(stock, size, channels)
+    stock = trainers["keras"] if "keras" in trainers else trainer("keras")
+    flops = step_flops(stock.model, size, channels)
     stream = pipeline.training_stream(first.files, config.data, config.train.seed, 1)
     # The same images held in memory: only the pipeline's work differs. (Random tensors are
     # no fair baseline: a step on them ran up to 15% slower than on images here.)
@@ -225,12 +226,6 @@ def bench(name, steps, rounds, overrides, modes, workdir):
     if name == "cyclegan" and size == 128:
         print("  vs the PyTorch figure (" + str(PYTORCH_CYCLEGAN_128) + " images/s)  " + "  ".join(
             f"{mode} {rows[mode]['images'] / PYTORCH_CYCLEGAN_128:.2f}x" for mode in modes))
-
-
-def _stock_twin(config, workdir, name):
-    """The config's model of stock Keras layers, for counting the model's FLOPs."""
-    stock = dataclasses.replace(config, train=dataclasses.replace(config.train, kernels="keras"))
-    return assemble(stock, os.path.join(workdir, f"{name}_flops_run"), log=lambda _: None).model
 
 
 def _figures(memory, files, gemm, flops):

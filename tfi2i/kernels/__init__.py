@@ -4,6 +4,6 @@ The CPU-tuned classes (Tuned*, FusedAdam) are reached through `selection` only: 
 `active()` for their layer classes, the model factory asks `kernel_set()` for its Adam.
 """
 
-from tfi2i.kernels.selection import KERAS, MODES, TUNED, KernelSet, active, building_with, kernel_set, resolve
+from tfi2i.kernels.selection import KERAS, TUNED, KernelSet, active, building_with, kernel_set, resolve
 
-__all__ = ["KERAS", "MODES", "TUNED", "KernelSet", "active", "building_with", "kernel_set", "resolve"]
+__all__ = ["KERAS", "TUNED", "KernelSet", "active", "building_with", "kernel_set", "resolve"]

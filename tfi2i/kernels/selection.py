@@ -28,8 +28,6 @@ from tfi2i.kernels.instance_norm import TunedInstanceNormalization
 from tfi2i.kernels.reflection_pad import ReflectionPadding2D, TunedReflectionPadding2D
 from tfi2i.kernels.transposed_conv import TunedConv2DTranspose
 
-MODES = KERNEL_MODES
-
 
 @dataclasses.dataclass(frozen=True)
 class KernelSet:
@@ -63,8 +61,8 @@ def resolve(mode):
     """'keras' or 'tuned' for a `train.kernels` value; `auto` is decided once per process."""
     if mode == "auto":
         return "keras" if _gpu_visible() else "tuned"
-    if mode not in MODES:
-        raise ValueError(f"train.kernels must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode not in KERNEL_MODES:
+        raise ValueError(f"train.kernels must be one of {', '.join(KERNEL_MODES)}, got {mode!r}")
     return mode
 
 
