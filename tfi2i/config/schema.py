@@ -84,6 +84,7 @@ class OptimizerConfig:
     lr: float = 2e-4
     beta_1: float = 0.5
     beta_2: float = 0.999
+    epsilon: float = 1e-7
 
 
 @dataclasses.dataclass

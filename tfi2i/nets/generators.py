@@ -23,6 +23,10 @@ def resnet_generator(
     c7s1-k: reflect pad 3, 7x7 conv with k filters, norm, ReLU. dk: 3x3 conv stride 2.
     Rk: residual block of two reflect-padded 3x3 convs. uk: 3x3 transposed conv stride 2.
     The last layer is a tanh, so outputs lie in [-1, 1].
+
+    dk and uk sample the grid where the reference's do (its padding 1, and output_padding 1):
+    Keras' 'same' would pad a stride-2 3x3 conv 0/1 instead of 1/1 and shift the transposed
+    conv's output by a pixel.
     """
     del image_size  # Fully convolutional: any multiple of 4 works.
     use_bias = uses_bias(norm)
@@ -32,13 +36,15 @@ def resnet_generator(
     x = normalization(norm, "stem_norm")(x)
     x = layers.ReLU(name="stem_relu")(x)
     for i, mult in enumerate((2, 4)):
-        x = conv(ngf * mult, 3, strides=2, use_bias=use_bias, name=f"down{i + 1}_conv")(x)
+        x = layers.ZeroPadding2D(1, name=f"down{i + 1}_pad")(x)
+        x = conv(ngf * mult, 3, strides=2, padding="valid", use_bias=use_bias, name=f"down{i + 1}_conv")(x)
         x = normalization(norm, f"down{i + 1}_norm")(x)
         x = layers.ReLU(name=f"down{i + 1}_relu")(x)
     for i in range(n_blocks):
         x = residual_block(x, ngf * 4, norm, dropout, name=f"res{i + 1}")
     for i, mult in enumerate((2, 1)):
-        x = conv_transpose(ngf * mult, 3, use_bias=use_bias, name=f"up{i + 1}_deconv")(x)
+        x = conv_transpose(ngf * mult, 3, padding="valid", use_bias=use_bias, name=f"up{i + 1}_deconv")(x)
+        x = layers.Cropping2D(((1, 0), (1, 0)), name=f"up{i + 1}_crop")(x)  # 2n + 1 rows -> 2n
         x = normalization(norm, f"up{i + 1}_norm")(x)
         x = layers.ReLU(name=f"up{i + 1}_relu")(x)
     x = reflection_pad(3, "head_pad")(x)

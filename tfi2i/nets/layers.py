@@ -59,12 +59,12 @@ def conv(filters, kernel_size, strides=1, padding="same", use_bias=True, spectra
     return layer
 
 
-def conv_transpose(filters, kernel_size, strides=2, use_bias=True, name=None):
+def conv_transpose(filters, kernel_size, strides=2, padding="same", use_bias=True, name=None):
     return kernels.active().Conv2DTranspose(
         filters,
         kernel_size,
         strides=strides,
-        padding="same",
+        padding=padding,
         use_bias=use_bias,
         kernel_initializer=kernel_init(),
         name=name,

@@ -1,0 +1,119 @@
+"""tfi2i's networks and pix2pix step against tools/reference_torch.py (the reference's semantics
+in PyTorch), given the same weights and inputs: what tools/parity.py's learning comparison rests on."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+from keras import layers
+
+from tfi2i import config as config_lib
+from tfi2i.kernels.selection import building_with
+from tfi2i.models import factory
+from tfi2i.nets import discriminators, generators
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "tools"))
+import reference_torch as ref  # noqa: E402
+
+KERAS_WEIGHTED = (layers.Conv2D, layers.Conv2DTranspose, layers.BatchNormalization)
+
+
+def weighted_layers(model):
+    """Convs and batch norms in creation order (the order the reference's modules() lists)."""
+    convs, norms = [], []
+    for layer in model.layers:
+        if isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose)):
+            convs.append(layer)
+        elif isinstance(layer, layers.BatchNormalization):
+            norms.append(layer)
+    return convs, norms
+
+
+def copy_weights(keras_model, torch_net):
+    """Sets the torch network's parameters to the Keras model's."""
+    convs, norms = weighted_layers(keras_model)
+    torch_convs = [m for m in torch_net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    torch_norms = [m for m in torch_net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert (len(convs), len(norms)) == (len(torch_convs), len(torch_norms))
+    for layer, module in zip(convs, torch_convs):
+        kernel, *bias = layer.get_weights()
+        # Keras: [h, w, in, out] (transposed: [h, w, out, in]); torch: [out, in, h, w] ([in, out, h, w]).
+        module.weight.data = torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy())
+        assert (module.bias is None) == (not bias), layer.name
+        if bias:
+            module.bias.data = torch.from_numpy(bias[0])
+    for layer, module in zip(norms, torch_norms):
+        gamma, beta, mean, variance = layer.get_weights()
+        module.weight.data, module.bias.data = torch.from_numpy(gamma), torch.from_numpy(beta)
+        module.running_mean.data, module.running_var.data = torch.from_numpy(mean), torch.from_numpy(variance)
+
+
+def torch_output(net, x, train):
+    net.train(train)
+    with torch.no_grad():
+        return net(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy().transpose(0, 2, 3, 1)
+
+
+NETWORKS = {
+    "unet": (lambda norm: generators.unet_generator(3, 3, ngf=8, num_downs=6, norm=norm, dropout=False),
+             lambda norm: ref.unet_generator(3, 3, 6, ngf=8, norm=norm, dropout=False), 3),
+    "resnet": (lambda norm: generators.resnet_generator(3, 3, ngf=8, n_blocks=2, norm=norm),
+               lambda norm: ref.resnet_generator(3, 3, ngf=8, n_blocks=2, norm=norm), 3),
+    "patchgan": (lambda norm: discriminators.patchgan_discriminator(6, ndf=8, norm=norm),
+                 lambda norm: ref.patchgan_discriminator(6, ndf=8, norm=norm), 6),
+}
+
+
+@pytest.mark.parametrize("kernel_mode", ["keras", "tuned"])
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+@pytest.mark.parametrize("network", sorted(NETWORKS))
+def test_networks_compute_what_the_reference_computes(network, norm, kernel_mode):
+    make_keras, make_torch, channels = NETWORKS[network]
+    with building_with(kernel_mode):
+        keras_model = make_keras(norm)
+    torch_net = make_torch(norm)
+    copy_weights(keras_model, torch_net)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, channels)).astype(np.float32)
+    for train in (False, True):  # running statistics, and the batch's
+        expected = torch_output(torch_net, x, train)
+        actual = keras_model(x, training=train).numpy()
+        assert actual.shape == expected.shape
+        # Outputs are small at this init; relative to their scale the difference is float noise.
+        np.testing.assert_allclose(actual, expected, atol=1e-5 * max(1.0, np.abs(expected).max()))
+
+
+def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path):
+    """Three training steps (D first, then G against the updated D; BCE, L1 x100, Adam) from
+    the same weights on the same batches leave the same weights, dropout aside."""
+    config = config_lib.load(None, [
+        "model.generator.name=unet", "model.generator.params.ngf=8", "model.generator.params.dropout=false",
+        "model.discriminator.params.ndf=8", "data.crop_size=32", "train.kernels=keras", "optimizer.epsilon=1e-8",
+        "train.lr_policy=constant", f"data.root={tmp_path}",
+    ])
+    model = factory.build_model(config)
+    model.compile(factory.build_optimizer(config, 10), factory.build_optimizer(config, 10))
+    rng = np.random.default_rng(0)
+    batches = [(rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32),
+                rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)) for _ in range(3)]
+    model(batches[0][0])
+    model.discriminator(np.concatenate(batches[0], axis=-1))
+
+    torch_g = ref.unet_generator(3, 3, 5, ngf=8, norm="batch", dropout=False)
+    torch_d = ref.patchgan_discriminator(6, ndf=8, norm="batch")
+    reference = ref.Pix2Pix(torch_g, torch_d)
+    copy_weights(model.generator, torch_g)
+    copy_weights(model.discriminator, torch_d)
+
+    for real_a, real_b in batches:
+        model.train_step((real_a, real_b))
+        reference.train_step(*(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()) for x in (real_a, real_b)))
+    for keras_model, torch_net in ((model.generator, torch_g), (model.discriminator, torch_d)):
+        convs, _ = weighted_layers(keras_model)
+        torch_convs = [m for m in torch_net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+        for layer, module in zip(convs, torch_convs):
+            expected = module.weight.detach().numpy().transpose(2, 3, 1, 0)
+            # Each Adam step moves a weight by up to lr = 2e-4: a wrong update order or loss
+            # shows at that scale, float noise far below it.
+            np.testing.assert_allclose(layer.get_weights()[0], expected, atol=2e-6, err_msg=layer.name)

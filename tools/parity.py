@@ -1,0 +1,322 @@
+"""Does tfi2i learn as well as the reference? Both trained side by side on CMP facades.
+
+For each seed, trains tfi2i (`tfi2i train`, in a subprocess, from the project's config) and
+tools/reference_torch.py (an independent PyTorch implementation of the reference semantics)
+on the same files with the same budget, architecture, losses and preprocessing, then
+translates the same held-out images with both and scores them with the same code. Prints a
+row per seed and side, the mean +- std over seeds, and tfi2i's mean over the reference's.
+
+Tasks (the facades archive: A the photo, B the label map):
+  photo2labels  pix2pix A -> B: pixel accuracy and mean IoU after mapping each output pixel
+                to the nearest of the label palette's colours (found by k-means on the
+                training label maps), against the true map's classes
+  labels2photo  pix2pix B -> A: L1 (on [-1, 1]), PSNR and SSIM to the true photo
+  cyclegan      CycleGAN, unpaired: photos of the first half of train/ against label maps of
+                the second half; scored on val/'s true pairs in both directions
+
+    .venv/bin/python tools/parity.py --task photo2labels --seeds 0 1 2 --steps 1000
+        [--size 128] [--norm batch|instance] [--test-mode eval|train]
+        [--set KEY=VALUE ...]      # tfi2i config overrides, to toggle one difference
+        [--sides tfi2i reference]  # one side only
+        [--paper]                  # the papers' budget and sizes (256 px, 200 epochs): a GPU's job
+
+Needs the parity extra: pip install -e ".[parity]".
+"""
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DEFAULT_DATA = os.path.join(ROOT, os.pardir, "shared", "data", "facades")
+TASKS = ("photo2labels", "labels2photo", "cyclegan")
+CLASSES = 12  # the CMP facade classes
+
+
+# --- data -------------------------------------------------------------------------------
+
+def prepare_data(source, work, task):
+    """The layout the task trains on, copied from `source` (never written to) into `work`."""
+    if task != "cyclegan":
+        root = os.path.join(work, "facades")
+        if not os.path.isdir(root):
+            shutil.copytree(source, root)
+        return root
+    root = os.path.join(work, "facades_unpaired")
+    if not os.path.isdir(root):
+        files = sorted(glob.glob(os.path.join(source, "train", "*.jpg")))
+        half = len(files) // 2
+        for folder, chosen, side in (("trainA", files[:half], 0), ("trainB", files[half:], 1)):
+            os.makedirs(os.path.join(root, folder))
+            for path in chosen:
+                halves = split_halves(Image.open(path).convert("RGB"))
+                halves[side].save(os.path.join(root, folder, os.path.basename(path)[:-4] + ".png"))
+    return root
+
+
+def split_halves(image):
+    width, height = image.size
+    return image.crop((0, 0, width // 2, height)), image.crop((width // 2, 0, width // 2 * 2, height))
+
+
+def held_out(source, size, split="val"):
+    """(photos, label maps) of a split as float [N, size, size, 3] in [-1, 1], each half
+    resized with PIL's bicubic, as both sides' test-time preprocessing."""
+    photos, labels = [], []
+    for path in sorted(glob.glob(os.path.join(source, split, "*.jpg"))):
+        for half, out in zip(split_halves(Image.open(path).convert("RGB")), (photos, labels)):
+            out.append(np.asarray(half.resize((size, size), Image.BICUBIC), np.float32) / 127.5 - 1.0)
+    return np.stack(photos), np.stack(labels)
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+def label_palette(source, samples=200_000, iterations=25, seed=0):
+    """The label maps' CLASSES colours (0-255), by k-means over interior pixels of the training
+    maps: the maps carry JPEG noise and blended edges, so the palette is found, not listed,
+    from pixels whose 4 neighbours are within a few levels of them."""
+    rng = np.random.default_rng(seed)
+    interior = []
+    for path in sorted(glob.glob(os.path.join(source, "train", "*.jpg"))):
+        image = np.asarray(split_halves(Image.open(path).convert("RGB"))[1], np.float32)
+        centre = image[1:-1, 1:-1]
+        spread = np.max([np.abs(centre - image[1 + dy:image.shape[0] - 1 + dy, 1 + dx:image.shape[1] - 1 + dx]).max(-1)
+                         for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))], axis=0)
+        interior.append(centre[spread < 8])
+    pixels = np.concatenate(interior)
+    pixels = pixels[rng.choice(len(pixels), min(samples, len(pixels)), replace=False)]
+    # k-means++ seeding, then Lloyd iterations.
+    centres = [pixels[rng.integers(len(pixels))]]
+    for _ in range(CLASSES - 1):
+        distance = np.min([np.sum((pixels - c) ** 2, axis=1) for c in centres], axis=0)
+        centres.append(pixels[rng.choice(len(pixels), p=distance / distance.sum())])
+    centres = np.array(centres)
+    for _ in range(iterations):
+        nearest = nearest_class(pixels, centres)
+        centres = np.array([pixels[nearest == k].mean(axis=0) if np.any(nearest == k) else centres[k]
+                            for k in range(CLASSES)])
+    return centres
+
+
+def nearest_class(pixels, palette):
+    """Index of the nearest palette colour for each of [..., 3] pixels (0-255)."""
+    flat = pixels.reshape(-1, 3)
+    distance = ((flat[:, None, :] - palette[None]) ** 2).sum(-1)
+    return distance.argmin(axis=1).reshape(pixels.shape[:-1])
+
+
+def label_scores(fake, real, palette):
+    """Per-pixel class accuracy and mean IoU (over classes present in either map) of
+    translations against true label maps, both float [N, H, W, 3] in [-1, 1]."""
+    to_levels = lambda x: (np.clip(x, -1, 1) + 1.0) * 127.5  # noqa: E731
+    predicted, truth = nearest_class(to_levels(fake), palette), nearest_class(to_levels(real), palette)
+    ious = []
+    for k in range(CLASSES):
+        union = np.sum((predicted == k) | (truth == k))
+        if union:
+            ious.append(np.sum((predicted == k) & (truth == k)) / union)
+    return {"accuracy": float(np.mean(predicted == truth)), "mean_iou": float(np.mean(ious))}
+
+
+def photo_scores(fake, real):
+    from tfi2i.metrics import paired  # noqa: WPS433 (imported where the TF side is wanted)
+
+    pairs = list(zip(fake, real))
+    scores = paired.paired_scores(pairs, metrics=("l1", "psnr", "ssim"))
+    return {name: scores[name] for name in ("l1", "psnr", "ssim")}
+
+
+def task_scores(task, translations, photos, labels, palette):
+    if task == "photo2labels":
+        return label_scores(translations["a2b"], labels, palette)
+    if task == "labels2photo":
+        return photo_scores(translations["a2b"], photos)
+    scores = {f"p2l_{k}": v for k, v in label_scores(translations["a2b"], labels, palette).items()}
+    scores.update({f"l2p_{k}": v for k, v in photo_scores(translations["b2a"], photos).items()})
+    return scores
+
+
+# --- the two sides -------------------------------------------------------------------------
+
+def settings(args):
+    """What both sides train with, in the reference's terms."""
+    paper = args.paper
+    cyclegan = args.task == "cyclegan"
+    size = 256 if paper else args.size
+    return {
+        "size": size,
+        "load_size": 286 if paper else int(round(size * 286 / 256)),
+        "steps": args.steps,
+        "norm": args.norm or ("instance" if cyclegan else "batch"),
+        "ngf": args.ngf or (64 if paper or not cyclegan else 32),
+        "direction": "b2a" if args.task == "labels2photo" else "a2b",
+    }
+
+
+def tfi2i_overrides(task, s, data_root, seed):
+    cyclegan = task == "cyclegan"
+    generator = "resnet_9blocks" if cyclegan else f"unet_{s['size']}"
+    sets = {
+        "data.root": data_root, "data.load_size": s["load_size"], "data.crop_size": s["size"],
+        "model.generator.name": generator, "model.generator.params.norm": s["norm"],
+        "model.generator.params.ngf": s["ngf"], "model.discriminator.params.norm": s["norm"],
+        "train.seed": seed, "train.n_epochs": 1, "train.n_epochs_decay": 0,
+        "train.steps_per_epoch": s["steps"], "train.lr_policy": "constant", "train.report": False,
+        "train.sample_every_epochs": 1, "train.log_every_steps": max(1, s["steps"] // 4),
+    }
+    if not cyclegan:
+        sets["data.direction"] = s["direction"]
+    return sets
+
+
+def train_tfi2i(args, s, data_root, seed, run_dir):
+    config = "cyclegan_horse2zebra.yaml" if args.task == "cyclegan" else "pix2pix_facades.yaml"
+    command = [os.path.join(os.path.dirname(sys.executable), "tfi2i"), "train", "--config", os.path.join(ROOT, "configs", config),
+               "--run-dir", run_dir]
+    for key, value in {**tfi2i_overrides(args.task, s, data_root, seed), **dict(args.set)}.items():
+        command += ["--set", f"{key}={value}"]
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"tfi2i train failed:\n{result.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def tfi2i_translations(args, run_dir, photos, labels):
+    from tfi2i.run.restore import restore_model
+
+    _, model, _ = restore_model(run_dir)
+    sources = {"a2b": photos if args.task != "labels2photo" else labels, "b2a": labels}
+    out = {}
+    for direction in model.directions:
+        generator = model.translator(direction)
+        out[direction] = np.concatenate([
+            generator(image[None], training=args.test_mode == "train").numpy() for image in sources[direction]
+        ])
+    return out
+
+
+def train_reference(args, s, data_root, seed):
+    import random
+
+    import torch
+
+    sys.path.insert(0, HERE)
+    import reference_torch as ref
+
+    torch.manual_seed(seed)
+    random.seed(seed)
+    rng = random.Random(seed)
+    torch.set_num_threads(os.cpu_count() or 1)
+    if args.task == "cyclegan":
+        make_g = lambda: ref.resnet_generator(3, 3, ngf=s["ngf"], n_blocks=9, norm=s["norm"])  # noqa: E731
+        make_d = lambda: ref.patchgan_discriminator(3, norm=s["norm"])  # noqa: E731
+        model = ref.CycleGAN(make_g(), make_g(), make_d(), make_d())
+        batches = ref.unpaired_batches(sorted(glob.glob(os.path.join(data_root, "trainA", "*"))),
+                                       sorted(glob.glob(os.path.join(data_root, "trainB", "*"))),
+                                       s["load_size"], s["size"], True, rng)
+    else:
+        num_downs = int(np.log2(s["size"]))
+        model = ref.Pix2Pix(ref.unet_generator(3, 3, num_downs, ngf=s["ngf"], norm=s["norm"]),
+                            ref.patchgan_discriminator(6, norm=s["norm"]))
+        batches = ref.paired_batches(sorted(glob.glob(os.path.join(data_root, "train", "*.jpg"))),
+                                     s["direction"], s["load_size"], s["size"], True, rng)
+    started = time.perf_counter()
+    for _ in range(s["steps"]):
+        model.train_step(*next(batches))
+    return model, time.perf_counter() - started
+
+
+def reference_translations(args, model, photos, labels):
+    import reference_torch as ref
+
+    sources = {"a2b": photos if args.task != "labels2photo" else labels, "b2a": labels}
+    return {direction: ref.translate(generator, sources[direction], args.test_mode)
+            for direction, generator in model.translators().items()}
+
+
+# --- report ---------------------------------------------------------------------------------
+
+def summary(rows, sides):
+    names = list(next(iter(rows.values())).keys())
+    lines = ["", f"{'side':<10} {'seed':>5} " + " ".join(f"{n:>12}" for n in names)]
+    for (side, seed), scores in sorted(rows.items()):
+        lines.append(f"{side:<10} {seed:>5} " + " ".join(f"{scores[n]:>12.4f}" for n in names))
+    means = {}
+    for side in sides:
+        values = np.array([[scores[n] for n in names] for (s, _), scores in rows.items() if s == side])
+        means[side] = values.mean(axis=0)
+        lines.append(f"{side:<10} {'mean':>5} " + " ".join(f"{m:>12.4f}" for m in values.mean(axis=0)))
+        lines.append(f"{side:<10} {'std':>5} " + " ".join(f"{d:>12.4f}" for d in values.std(axis=0)))
+    if set(sides) == {"tfi2i", "reference"}:
+        lines.append(f"{'ratio':<10} {'':>5} " + " ".join(
+            f"{t / r:>12.3f}" for t, r in zip(means["tfi2i"], means["reference"])))
+        lines.append("ratio: tfi2i's mean / the reference's (above 1 is better, except for l1)")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=TASKS, default="photo2labels")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--norm", choices=("batch", "instance"), help="default: the reference's for the model")
+    parser.add_argument("--ngf", type=int, help="default 64 (CycleGAN on CPU: 32)")
+    parser.add_argument("--test-mode", choices=("eval", "train"), default="eval",
+                        help="eval: dropout off, running statistics; train: the reference's default test")
+    parser.add_argument("--set", action="append", default=[], type=lambda kv: tuple(kv.split("=", 1)),
+                        metavar="KEY=VALUE", help="a tfi2i config override")
+    parser.add_argument("--sides", nargs="+", choices=("tfi2i", "reference"), default=["tfi2i", "reference"])
+    parser.add_argument("--paper", action="store_true", help="256 px, as the papers (set --steps to match)")
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--work", help="where data copies and runs go (default: a temporary folder)")
+    parser.add_argument("--json", help="also write the scores here")
+    args = parser.parse_args()
+
+    s = settings(args)
+    work = args.work or tempfile.mkdtemp(prefix="tfi2i-parity-")
+    data_root = prepare_data(args.data, work, args.task)
+    photos, labels = held_out(args.data, s["size"])
+    palette = label_palette(args.data)
+    print(f"task {args.task}: {s}, test mode {args.test_mode}, tfi2i overrides {dict(args.set)}, work {work}",
+          flush=True)
+
+    rows, seconds = {}, {}
+    for seed in args.seeds:
+        if "tfi2i" in args.sides:
+            run_dir = os.path.join(work, "runs", f"{args.task}-tfi2i-seed{seed}")
+            shutil.rmtree(run_dir, ignore_errors=True)
+            seconds[("tfi2i", seed)] = train_tfi2i(args, s, data_root, seed, run_dir)
+            rows[("tfi2i", seed)] = task_scores(args.task, tfi2i_translations(args, run_dir, photos, labels),
+                                                photos, labels, palette)
+            print("tfi2i", seed, rows[("tfi2i", seed)], f"{seconds[('tfi2i', seed)]:.0f} s", flush=True)
+        if "reference" in args.sides:
+            model, seconds[("reference", seed)] = train_reference(args, s, data_root, seed)
+            rows[("reference", seed)] = task_scores(
+                args.task, reference_translations(args, model, photos, labels), photos, labels, palette)
+            print("reference", seed, rows[("reference", seed)], f"{seconds[('reference', seed)]:.0f} s", flush=True)
+    print(summary(rows, args.sides))
+    for side in args.sides:
+        total = sum(t for (sd, _), t in seconds.items() if sd == side)
+        print(f"{side}: {total / (s['steps'] * len(args.seeds)):.3f} s a training step (wall, with data and start-up)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"settings": s, "args": vars(args), "rows": [
+                {"side": side, "seed": seed, **scores} for (side, seed), scores in rows.items()]}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
