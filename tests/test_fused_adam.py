@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfi2i.kernels.adam import Adam
 from tfi2i.kernels.fused_adam import FusedAdam
 from tfi2i.schedules import EpochSchedule
 
@@ -57,3 +58,25 @@ def test_a_keras_adam_checkpoint_restores_into_fused_adam(tmp_path):
 def test_fused_adam_serializes_as_itself():
     restored = keras.optimizers.deserialize(keras.optimizers.serialize(FusedAdam(3e-4, beta_1=0.5)))
     assert type(restored) is FusedAdam and restored.beta_1 == 0.5
+
+
+@pytest.mark.parametrize("adam", [Adam, FusedAdam])
+def test_paper_epsilon_is_added_to_the_bias_corrected_second_moment(adam):
+    """epsilon_form 'paper' is torch.optim.Adam's update: epsilon on sqrt(v_hat). With
+    gradients near epsilon, the forms differ by far more than float rounding."""
+    settings = dict(learning_rate=2e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-3)
+    rng = np.random.default_rng(0)
+    variables = [rng.normal(size=shape) for shape in SHAPES]
+    m, v = [np.zeros(shape) for shape in SHAPES], [np.zeros(shape) for shape in SHAPES]
+    for t in range(1, 5):
+        gradients = [rng.normal(size=shape, scale=rng.uniform(0.1, 10)).astype("float32") for shape in SHAPES]
+        for i, g in enumerate(gradients):
+            m[i] = 0.5 * m[i] + 0.5 * g
+            v[i] = 0.999 * v[i] + 0.001 * g.astype(np.float64) ** 2
+            m_hat, v_hat = m[i] / (1 - 0.5**t), v[i] / (1 - 0.999**t)
+            variables[i] = variables[i] - 2e-4 * m_hat / (np.sqrt(v_hat) + 1e-3)
+    paper = trained(adam(epsilon_form="paper", **settings))[: len(SHAPES)]
+    keras_form = trained(adam(epsilon_form="keras", **settings))[: len(SHAPES)]
+    for p, k, expected in zip(paper, keras_form, variables, strict=True):
+        np.testing.assert_allclose(p, expected, rtol=0, atol=1e-6)
+        assert np.abs(k - expected).max() > 1e-5

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import keras
 import torch
 from keras import layers
 
@@ -84,13 +85,22 @@ def test_networks_compute_what_the_reference_computes(network, norm, kernel_mode
         np.testing.assert_allclose(actual, expected, atol=1e-5 * max(1.0, np.abs(expected).max()))
 
 
-def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path):
-    """Three training steps (D first, then G against the updated D; BCE, L1 x100, Adam) from
-    the same weights on the same batches leave the same weights, dropout aside."""
+@pytest.mark.parametrize("update_order, epsilon_form, agreeing", [
+    ("discriminator_first", "paper", 0.99),  # the defaults: the reference's step
+    ("joint", "paper", None),                # one forward pass for both players: not it
+])
+def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path, update_order, epsilon_form, agreeing):
+    """Three training steps (D first, then G against the updated D; BCE, L1 x100, Adam as
+    torch.optim.Adam) from the same weights on the same batches leave the same weights,
+    dropout aside. Adam moves each weight by about lr = 2e-4 a step, whatever its gradient's
+    size, so a weight "agrees" within 2e-6; a few whose gradients are float noise move either
+    way, hence a share."""
+    keras.utils.set_random_seed(0)
     config = config_lib.load(None, [
         "model.generator.name=unet", "model.generator.params.ngf=8", "model.generator.params.dropout=false",
-        "model.discriminator.params.ndf=8", "data.crop_size=32", "train.kernels=keras", "optimizer.epsilon=1e-8",
-        "train.lr_policy=constant", f"data.root={tmp_path}",
+        "model.discriminator.params.ndf=8", "data.crop_size=32", "train.kernels=keras",
+        "train.lr_policy=constant", f"data.root={tmp_path}", f"model.params.update_order={update_order}",
+        f"optimizer.epsilon_form={epsilon_form}",
     ])
     model = factory.build_model(config)
     model.compile(factory.build_optimizer(config, 10), factory.build_optimizer(config, 10))
@@ -112,8 +122,12 @@ def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path):
     for keras_model, torch_net in ((model.generator, torch_g), (model.discriminator, torch_d)):
         convs, _ = weighted_layers(keras_model)
         torch_convs = [m for m in torch_net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
-        for layer, module in zip(convs, torch_convs):
-            expected = module.weight.detach().numpy().transpose(2, 3, 1, 0)
-            # Each Adam step moves a weight by up to lr = 2e-4: a wrong update order or loss
-            # shows at that scale, float noise far below it.
-            np.testing.assert_allclose(layer.get_weights()[0], expected, atol=2e-6, err_msg=layer.name)
+        differences = np.concatenate([
+            np.abs(layer.get_weights()[0] - module.weight.detach().numpy().transpose(2, 3, 1, 0)).ravel()
+            for layer, module in zip(convs, torch_convs)
+        ])
+        share = float(np.mean(differences < 2e-6))
+        if agreeing:
+            assert share >= agreeing, f"{keras_model.name}: {share:.3f} of the weights agree"
+        elif keras_model is model.generator:
+            assert share < 0.9, f"{keras_model.name}: {share:.3f} agree, so the test cannot tell this step apart"

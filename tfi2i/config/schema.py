@@ -84,7 +84,10 @@ class OptimizerConfig:
     lr: float = 2e-4
     beta_1: float = 0.5
     beta_2: float = 0.999
-    epsilon: float = 1e-7
+    # As the reference (torch.optim.Adam): 1e-8 added to sqrt(v_hat), the Adam paper's form;
+    # epsilon_form "keras" adds it to sqrt(v), as keras.optimizers.Adam (see kernels.adam).
+    epsilon: float = 1e-8
+    epsilon_form: Literal["paper", "keras"] = "paper"
 
 
 @dataclasses.dataclass

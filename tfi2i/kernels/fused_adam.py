@@ -4,11 +4,13 @@
 import keras
 import tensorflow as tf
 
+from tfi2i.kernels.adam import Adam
+
 
 @keras.saving.register_keras_serializable(package="tfi2i")
-class FusedAdam(keras.optimizers.Adam):
-    """`keras.optimizers.Adam` with the same formula (its epsilon-hat form), applied by
-    TensorFlow's `ResourceApplyAdam` kernel. (The kernel rounds 1 - beta_2 from float32
+class FusedAdam(Adam):
+    """tfi2i's `Adam` (either epsilon form) applied by TensorFlow's `ResourceApplyAdam`
+    kernel, whose formula is Keras' (the epsilon-hat form) with the epsilon it is given. (The kernel rounds 1 - beta_2 from float32
     beta_2: the second moment differs by 1.3e-5 relative at beta_2 = 0.999.)
 
     Keras' update runs about ten element-wise ops per variable, each a pass over memory; the
@@ -33,6 +35,6 @@ class FusedAdam(keras.optimizers.Adam):
             lr=tf.cast(learning_rate, dtype),
             beta1=tf.cast(self.beta_1, dtype),
             beta2=tf.cast(self.beta_2, dtype),
-            epsilon=tf.cast(self.epsilon, dtype),
+            epsilon=self.step_epsilon(dtype),
             grad=tf.cast(gradient, dtype),
         )

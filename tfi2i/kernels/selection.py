@@ -2,6 +2,7 @@
 
     keras   stock Keras: Conv2D, Conv2DTranspose, BatchNormalization, GroupNormalization with a
             group per channel (instance norm), tf.pad(mode="REFLECT"), keras.optimizers.Adam
+            (kernels.adam.Adam: Keras' update, with the Adam paper's epsilon as an option)
     tuned   tfi2i's CPU-tuned twins of each (this package; every one documents where it was
             measured, all on the 2-core CPU reference machine) and FusedAdam
     auto    tuned where no GPU is visible, keras where one is: the tuned paths replace cuDNN's
@@ -16,11 +17,11 @@ import dataclasses
 import functools
 from typing import Callable
 
-import keras
 import tensorflow as tf
 from keras import layers
 
 from tfi2i.config.schema import KERNEL_MODES
+from tfi2i.kernels.adam import Adam
 from tfi2i.kernels.batch_norm import TunedBatchNormalization
 from tfi2i.kernels.conv import TunedConv2D
 from tfi2i.kernels.fused_adam import FusedAdam
@@ -47,7 +48,7 @@ def _group_per_channel(epsilon=1e-5, **kwargs):
 
 
 KERAS = KernelSet("keras", layers.Conv2D, layers.Conv2DTranspose, layers.BatchNormalization, _group_per_channel,
-                  ReflectionPadding2D, keras.optimizers.Adam)
+                  ReflectionPadding2D, Adam)
 TUNED = KernelSet("tuned", TunedConv2D, TunedConv2DTranspose, TunedBatchNormalization, TunedInstanceNormalization,
                   TunedReflectionPadding2D, FusedAdam)
 

@@ -100,5 +100,6 @@ def build_optimizer(config, steps_per_epoch):
         opt.lr, steps_per_epoch, train.lr_policy, train.n_epochs, train.n_epochs_decay, train.lr_decay_epochs
     )
     adam = kernels.kernel_set(train.kernels).Adam
-    return adam(learning_rate=schedule, beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.epsilon)
+    return adam(learning_rate=schedule, beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.epsilon,
+                epsilon_form=opt.epsilon_form)
 
