@@ -234,8 +234,10 @@ def train_reference(args, s, data_root, seed):
         batches = ref.paired_batches(sorted(glob.glob(os.path.join(data_root, "train", "*.jpg"))),
                                      s["direction"], s["load_size"], s["size"], True, rng)
     started = time.perf_counter()
-    for _ in range(s["steps"]):
-        model.train_step(*next(batches))
+    for step in range(1, s["steps"] + 1):
+        losses = model.train_step(*next(batches))
+        if step % max(1, s["steps"] // 4) == 0:
+            print(f"  reference step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in losses.items()), flush=True)
     return model, time.perf_counter() - started
 
 
