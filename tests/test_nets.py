@@ -97,3 +97,24 @@ def test_bad_norm_and_size_are_one_line_errors():
         generators.resnet_generator(3, 3, norm="layer")
     with pytest.raises(Tfi2iError, match="power-of-two crop size.*got 100"):
         generators.unet_generator(3, 3, image_size=100)
+
+def test_resize_upsampling_spreads_every_tap_alike():
+    """upsampling: resize gives each 2x2 block of the output the same response to a flat
+    input, where a stride-2 transposed conv alternates between even and odd pixels."""
+    def last_upsampling_output(upsampling):
+        keras.utils.set_random_seed(0)
+        model = generators.resnet_generator(3, 3, ngf=4, n_blocks=1, norm="none", upsampling=upsampling)
+        name = "up2_conv" if upsampling == "resize" else "up2_crop"
+        probe = keras.Model(model.input, model.get_layer(name).output)
+        # A flat image: flat features, but for the zero padding of the stride-2 convs near the borders.
+        return probe(np.full((1, 128, 128, 3), 0.5, np.float32)).numpy()[0, 48:80, 48:80]
+
+    resized, transposed = last_upsampling_output("resize"), last_upsampling_output("transposed")
+    assert resized.shape == transposed.shape == (32, 32, 4)
+    def alternation(x):  # even rows against odd rows of the interior, relative to the output's size
+        return np.abs(x[0::2] - x[1::2]).max() / np.abs(x).max()
+
+    assert alternation(resized) < 1e-5
+    assert alternation(transposed) > 0.1
+    with pytest.raises(Tfi2iError, match="upsampling"):
+        generators.resnet_generator(3, 3, upsampling="pixel_shuffle")

@@ -22,13 +22,15 @@ machine hits all of them.
         [--set train.mixed_precision=true] [--set train.jit_compile=true]
         [--set train.intra_op_threads=0 --set train.inter_op_threads=0]   # TensorFlow's pools
 
-For orientation: a PyTorch implementation of the same CycleGAN-128 step ran 0.35 images/s on
-the project's 2-core machine (a figure given with the task, not measured by this tool).
+Beside them, in the same alternating rounds on the same batches, the same step of
+tools/reference_torch.py (the reference's semantics in PyTorch, torch's own CPU threads; the
+parity extra: pip install -e ".[parity]"), and tfi2i's speed over it. --no-reference leaves it out.
 """
 
 import argparse
 import os
 import resource
+import sys
 import tempfile
 import time
 
@@ -44,12 +46,13 @@ from tfi2i.data import folders, pipeline, synthetic  # noqa: E402
 from tfi2i.runtime import thread_pools  # noqa: E402
 from tfi2i.training.assembly import assemble  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tools/reference_torch.py
+
 CONFIGS = os.path.join(os.path.dirname(__file__), os.pardir, "configs")
 CASES = {
     "cyclegan": ("cyclegan_horse2zebra.yaml", 128, "unpaired"),
     "pix2pix": ("pix2pix_facades.yaml", 256, "paired"),
 }
-PYTORCH_CYCLEGAN_128 = 0.35  # images/s, given with the task for this machine
 CONV_GRADIENTS = ("Conv2DBackpropInput", "Conv2DBackpropFilter")
 MODES = ("keras", "tuned")
 
@@ -135,6 +138,48 @@ def jpeg_dataset(kind, folder, size, count):
     return folder
 
 
+def keras_round(model, dataset):
+    """A function timing `steps` training steps of a Keras model by `fit`."""
+    clock = StepClock()
+
+    def seconds_per_step(steps):
+        model.fit(dataset, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[clock])
+        return clock.seconds_per_step()
+
+    return seconds_per_step
+
+
+def reference_round(name, config, batches):
+    """A function timing `steps` steps of the reference's model in PyTorch on `batches`
+    (NHWC arrays), from the end of the first step to the end of the last, as StepClock."""
+    import torch
+
+    import reference_torch as ref
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    g, d = config.model.generator.params, config.model.discriminator.params
+    if name == "cyclegan":
+        make_g = lambda: ref.resnet_generator(3, 3, ngf=g.get("ngf", 64), n_blocks=9, norm=g.get("norm", "instance"))  # noqa: E731
+        make_d = lambda: ref.patchgan_discriminator(3, ndf=d.get("ndf", 64), norm=d.get("norm", "instance"))  # noqa: E731
+        model = ref.CycleGAN(make_g(), make_g(), make_d(), make_d())
+    else:
+        size = config.data.crop_size
+        model = ref.Pix2Pix(ref.unet_generator(3, 3, int(np.log2(size)), ngf=g.get("ngf", 64), norm=g.get("norm", "batch")),
+                            ref.patchgan_discriminator(6, ndf=d.get("ndf", 64), norm=d.get("norm", "batch")))
+    tensors = [tuple(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()) for x in batch) for batch in batches]
+    for batch in tensors[:2]:
+        model.train_step(*batch)  # warm up
+
+    def seconds_per_step(steps):
+        ends = []
+        for i in range(steps + 1):
+            model.train_step(*tensors[i % len(tensors)])
+            ends.append(time.perf_counter())
+        return (ends[-1] - ends[0]) / steps
+
+    return seconds_per_step
+
+
 class StepClock(keras.callbacks.Callback):
     """Times the steps of one `fit` from the end of its first step to the end of its last.
 
@@ -154,22 +199,20 @@ class StepClock(keras.callbacks.Callback):
 
 
 def seconds_per_step(runs, steps, rounds, gemm):
-    """{name: [seconds per step of each round]} of each (model, dataset) in `runs`, and under
+    """{name: [seconds per step of each round]} of each timing function in `runs`, and under
     "gemm" the GEMM peak measured just before each round. The rounds alternate between the
     runs, so a slow spell of a shared machine hits all of them, and the GEMM as well."""
-    clock = StepClock()
-    for model, dataset in runs.values():
-        model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
+    for time_round in runs.values():
+        time_round(1)  # trace and warm up
     times = {name: [] for name in ["gemm", *runs]}
     for _ in range(rounds):
         times["gemm"].append(gemm(repeats=5))
-        for name, (model, dataset) in runs.items():
-            model.fit(dataset, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[clock])
-            times[name].append(clock.seconds_per_step())
+        for name, time_round in runs.items():
+            times[name].append(time_round(steps))
     return times
 
 
-def bench(name, steps, rounds, overrides, modes, workdir):
+def bench(name, steps, rounds, overrides, modes, workdir, with_reference):
     config_file, size, kind = CASES[name]
     load_size = size * 286 // 256
     root = jpeg_dataset(kind, os.path.join(workdir, name), load_size, count=64)
@@ -199,8 +242,10 @@ def bench(name, steps, rounds, overrides, modes, workdir):
     in_memory = tf.data.Dataset.from_tensor_slices(tuple(np.stack(column) for column in zip(*batches))).repeat()
     runs = {}
     for mode, trainer in trainers.items():
-        runs[(mode, "memory")] = (trainer.model, in_memory)
-        runs[(mode, "files")] = (trainer.model, stream)
+        runs[(mode, "memory")] = keras_round(trainer.model, in_memory)
+        runs[(mode, "files")] = keras_round(trainer.model, stream)
+    if with_reference:
+        runs["reference"] = reference_round(name, config, batches)
     times = seconds_per_step(runs, steps, rounds, gemm)
 
     print(f"\n{name} {size}x{size}, batch 1, generator {config.model.generator.name} "
@@ -223,9 +268,20 @@ def bench(name, steps, rounds, overrides, modes, workdir):
         ratios = [k / t for k, t in zip(times[("keras", "memory")], times[("tuned", "memory")])]
         print(f"  tuned speed-up: keras step / tuned step = {rows['keras']['step'] / rows['tuned']['step']:.3f} "
               f"(per round {min(ratios):.3f}-{max(ratios):.3f})")
-    if name == "cyclegan" and size == 128:
-        print("  vs the PyTorch figure (" + str(PYTORCH_CYCLEGAN_128) + " images/s)  " + "  ".join(
-            f"{mode} {rows[mode]['images'] / PYTORCH_CYCLEGAN_128:.2f}x" for mode in modes))
+    if with_reference:
+        reference = np.median(times["reference"])
+        print(f"  PyTorch reference (torch {_torch_version()}, {os.cpu_count()} threads): {reference:.3f} s a step, "
+              f"{1 / reference:.3f} images/s, rounds {min(times['reference']):.3f}-{max(times['reference']):.3f} s")
+        for mode in modes:
+            ratios = [r / t for r, t in zip(times["reference"], times[(mode, "memory")])]
+            print(f"  tfi2i {mode} speed over the reference: {reference / rows[mode]['step']:.2f}x "
+                  f"(per round {min(ratios):.2f}-{max(ratios):.2f})")
+
+
+def _torch_version():
+    import torch
+
+    return torch.__version__
 
 
 def _figures(memory, files, gemm, flops):
@@ -243,7 +299,15 @@ def main():
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per mode and data source, alternating")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--no-reference", action="store_true", help="leave out the PyTorch reference's step")
     args = parser.parse_args()
+    with_reference = not args.no_reference
+    if with_reference:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            parser.exit(2, 'error: the PyTorch reference needs the parity extra: pip install -e ".[parity]" '
+                           '(or pass --no-reference)\n')
 
     # The thread pools first: TensorFlow fixes them when it first runs anything.
     train = config_lib.load(os.path.join(CONFIGS, CASES[args.models[0]][0]), ["data.root=unused", *args.overrides]).train
@@ -259,7 +323,7 @@ def main():
           f"measured again before each round")
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.models:
-            bench(name, args.steps, args.rounds, args.overrides, modes, workdir)
+            bench(name, args.steps, args.rounds, args.overrides, modes, workdir, with_reference)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

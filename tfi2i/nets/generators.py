@@ -14,9 +14,12 @@ from tfi2i.errors import Tfi2iError
 from tfi2i.nets.layers import conv, conv_transpose, normalization, reflection_pad, residual_block, uses_bias
 
 
+UPSAMPLINGS = ("transposed", "resize")
+
+
 def resnet_generator(
-    input_nc, output_nc, ngf=64, n_blocks=9, norm="instance", dropout=False, name="resnet_generator",
-    image_size=None,
+    input_nc, output_nc, ngf=64, n_blocks=9, norm="instance", dropout=False, upsampling="transposed",
+    name="resnet_generator", image_size=None,
 ):
     """ResNet generator: c7s1-ngf, d(2ngf), d(4ngf), R(4ngf) x n_blocks, u(2ngf), u(ngf), c7s1-output_nc.
 
@@ -27,8 +30,15 @@ def resnet_generator(
     dk and uk sample the grid where the reference's do (its padding 1, and output_padding 1):
     Keras' 'same' would pad a stride-2 3x3 conv 0/1 instead of 1/1 and shift the transposed
     conv's output by a pixel.
+
+    upsampling "resize" makes each uk a nearest-neighbour 2x resize, then a reflect-padded 3x3
+    conv (Odena et al., "Deconvolution and Checkerboard Artifacts", 2016): a stride-2
+    transposed conv adds its kernel's taps unevenly to even and odd pixels, which makes a
+    one-pixel checkerboard cheap; the resize gives every output pixel the same taps.
     """
     del image_size  # Fully convolutional: any multiple of 4 works.
+    if upsampling not in UPSAMPLINGS:
+        raise Tfi2iError(f"resnet generator: upsampling '{upsampling}' is not one of {', '.join(UPSAMPLINGS)}")
     use_bias = uses_bias(norm)
     inputs = keras.Input(shape=(None, None, input_nc), name="image")
     x = reflection_pad(3, "stem_pad")(inputs)
@@ -43,8 +53,13 @@ def resnet_generator(
     for i in range(n_blocks):
         x = residual_block(x, ngf * 4, norm, dropout, name=f"res{i + 1}")
     for i, mult in enumerate((2, 1)):
-        x = conv_transpose(ngf * mult, 3, padding="valid", use_bias=use_bias, name=f"up{i + 1}_deconv")(x)
-        x = layers.Cropping2D(((1, 0), (1, 0)), name=f"up{i + 1}_crop")(x)  # 2n + 1 rows -> 2n
+        if upsampling == "resize":
+            x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i + 1}_resize")(x)
+            x = reflection_pad(1, f"up{i + 1}_pad")(x)
+            x = conv(ngf * mult, 3, padding="valid", use_bias=use_bias, name=f"up{i + 1}_conv")(x)
+        else:
+            x = conv_transpose(ngf * mult, 3, padding="valid", use_bias=use_bias, name=f"up{i + 1}_deconv")(x)
+            x = layers.Cropping2D(((1, 0), (1, 0)), name=f"up{i + 1}_crop")(x)  # 2n + 1 rows -> 2n
         x = normalization(norm, f"up{i + 1}_norm")(x)
         x = layers.ReLU(name=f"up{i + 1}_relu")(x)
     x = reflection_pad(3, "head_pad")(x)

@@ -138,3 +138,28 @@ def test_applies_to_unit_as_to_any_model(tmp_path):
         np.testing.assert_allclose(g_terms[f"gait_sobel_{direction}"], expected, rtol=1e-5)
     logs = model.train_step((real_a, real_b))
     assert np.isfinite(float(logs["gait_sobel_a2b"])) and np.isfinite(float(logs["gait_sobel_b2a"]))
+
+
+def test_the_sobel_cannot_see_a_one_pixel_checkerboard_and_forward_differences_can():
+    """The loophole: on a flat source, a checkerboard translation costs nothing under the
+    paper's operator; sobel_and_forward charges it as edges."""
+    rows, cols = np.indices((8, 8))
+    checkerboard = tf.constant((0.5 * (-1.0) ** (rows + cols)).astype(np.float32)[None, :, :, None])
+    flat = tf.zeros_like(checkerboard)
+    np.testing.assert_allclose(loss_value(flat, checkerboard), [0.0], atol=1e-10)
+    # Forward differences are +-1 (x gain sqrt(32)) in 7 of 8 rows / columns, in both directions:
+    # squares 32 in 2 x 56 of 2 x 64 values; the two operators' means are summed.
+    expected = 32.0 * (2 * 56) / (2 * 64)
+    np.testing.assert_allclose(loss_value(flat, checkerboard, operator="sobel_and_forward"), [expected], rtol=1e-5)
+
+
+def test_sobel_and_forward_keeps_the_paper_term_and_zero_at_the_source():
+    image = tf.random.stateless_uniform([2, 8, 8, 3], seed=[3, 4], minval=-1, maxval=1)
+    np.testing.assert_allclose(loss_value(image, image, operator="sobel_and_forward"), [0.0, 0.0], atol=1e-10)
+    flat = tf.zeros_like(RAMP)
+    # The ramp's forward differences: 0.25 x sqrt(32) in 3 of 4 columns (dx), none in dy:
+    # squares 2.0 in 12 of 32 values, on top of the Sobel term's mean.
+    np.testing.assert_allclose(
+        loss_value(RAMP, flat, operator="sobel_and_forward"), [RAMP_MEAN_SQUARE + 2.0 * 12 / 32], rtol=1e-5)
+    with pytest.raises(Tfi2iError, match="operator"):
+        GradientAdjustmentLoss(operator="laplace")
