@@ -15,7 +15,7 @@ Tasks (the facades archive: A the photo, B the label map):
                 the second half; scored on val/'s true pairs in both directions
 
     .venv/bin/python tools/parity.py --task photo2labels --seeds 0 1 2 --steps 1000
-        [--size 128] [--norm batch|instance] [--test-mode eval|train]
+        [--size 128] [--norm batch|instance] [--test-modes eval train]
         [--set KEY=VALUE ...]      # tfi2i config overrides, to toggle one difference
         [--sides tfi2i reference]  # one side only
         [--paper]                  # the papers' budget and sizes (256 px, 200 epochs): a GPU's job
@@ -194,7 +194,7 @@ def train_tfi2i(args, s, data_root, seed, run_dir):
     return time.perf_counter() - started
 
 
-def tfi2i_translations(args, run_dir, photos, labels):
+def tfi2i_translations(args, run_dir, photos, labels, mode):
     from tfi2i.run.restore import restore_model
 
     _, model, _ = restore_model(run_dir)
@@ -203,7 +203,7 @@ def tfi2i_translations(args, run_dir, photos, labels):
     for direction in model.directions:
         generator = model.translator(direction)
         out[direction] = np.concatenate([
-            generator(image[None], training=args.test_mode == "train").numpy() for image in sources[direction]
+            generator(image[None], training=mode == "train").numpy() for image in sources[direction]
         ])
     return out
 
@@ -241,12 +241,30 @@ def train_reference(args, s, data_root, seed):
     return model, time.perf_counter() - started
 
 
-def reference_translations(args, model, photos, labels):
+def reference_translations(args, model, photos, labels, mode):
     import reference_torch as ref
 
     sources = {"a2b": photos if args.task != "labels2photo" else labels, "b2a": labels}
-    return {direction: ref.translate(generator, sources[direction], args.test_mode)
+    return {direction: ref.translate(generator, sources[direction], mode)
             for direction, generator in model.translators().items()}
+
+
+def scored_modes(args, translate, photos, labels, palette):
+    """The task's scores in each test mode; train mode's names end in @train."""
+    scores = {}
+    for mode in args.test_modes:
+        suffix = "" if mode == "eval" else "@train"
+        for name, value in task_scores(args.task, translate(mode), photos, labels, palette).items():
+            scores[name + suffix] = value
+    return scores
+
+
+def save_reference(model, path):
+    """The reference's trained generators, to score again later (torch.load, load_state_dict)."""
+    import torch
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.save({direction: g.state_dict() for direction, g in model.translators().items()}, path)
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -277,8 +295,9 @@ def main():
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--norm", choices=("batch", "instance"), help="default: the reference's for the model")
     parser.add_argument("--ngf", type=int, help="default 64 (CycleGAN on CPU: 32)")
-    parser.add_argument("--test-mode", choices=("eval", "train"), default="eval",
-                        help="eval: dropout off, running statistics; train: the reference's default test")
+    parser.add_argument("--test-modes", nargs="+", choices=("eval", "train"), default=["eval", "train"],
+                        help="eval: dropout off, running statistics (the reference's --eval); train: dropout "
+                             "on and each image's own statistics (the reference's default test)")
     parser.add_argument("--set", action="append", default=[], type=lambda kv: tuple(kv.split("=", 1)),
                         metavar="KEY=VALUE", help="a tfi2i config override")
     parser.add_argument("--sides", nargs="+", choices=("tfi2i", "reference"), default=["tfi2i", "reference"])
@@ -293,7 +312,7 @@ def main():
     data_root = prepare_data(args.data, work, args.task)
     photos, labels = held_out(args.data, s["size"])
     palette = label_palette(args.data)
-    print(f"task {args.task}: {s}, test mode {args.test_mode}, tfi2i overrides {dict(args.set)}, work {work}",
+    print(f"task {args.task}: {s}, test modes {args.test_modes}, tfi2i overrides {dict(args.set)}, work {work}",
           flush=True)
 
     rows, seconds = {}, {}
@@ -302,13 +321,14 @@ def main():
             run_dir = os.path.join(work, "runs", f"{args.task}-tfi2i-seed{seed}")
             shutil.rmtree(run_dir, ignore_errors=True)
             seconds[("tfi2i", seed)] = train_tfi2i(args, s, data_root, seed, run_dir)
-            rows[("tfi2i", seed)] = task_scores(args.task, tfi2i_translations(args, run_dir, photos, labels),
-                                                photos, labels, palette)
+            rows[("tfi2i", seed)] = scored_modes(
+                args, lambda mode: tfi2i_translations(args, run_dir, photos, labels, mode), photos, labels, palette)
             print("tfi2i", seed, rows[("tfi2i", seed)], f"{seconds[('tfi2i', seed)]:.0f} s", flush=True)
         if "reference" in args.sides:
             model, seconds[("reference", seed)] = train_reference(args, s, data_root, seed)
-            rows[("reference", seed)] = task_scores(
-                args.task, reference_translations(args, model, photos, labels), photos, labels, palette)
+            save_reference(model, os.path.join(work, "runs", f"{args.task}-reference-seed{seed}.pt"))
+            rows[("reference", seed)] = scored_modes(
+                args, lambda mode: reference_translations(args, model, photos, labels, mode), photos, labels, palette)
             print("reference", seed, rows[("reference", seed)], f"{seconds[('reference', seed)]:.0f} s", flush=True)
     print(summary(rows, args.sides))
     for side in args.sides:
