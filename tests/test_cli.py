@@ -54,7 +54,7 @@ def test_train_writes_a_complete_run_dir_and_reruns_resume(paired_root, tmp_path
     assert "done: step 16, epoch 2" in result.output
     resolved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert resolved["train"]["batch_size"] == 2 and resolved["data"]["crop_size"] == 32
-    assert resolved["optimizer"] == {"lr": 2e-4, "beta_1": 0.5, "beta_2": 0.999}
+    assert resolved["optimizer"] == {"lr": 2e-4, "beta_1": 0.5, "beta_2": 0.999, "epsilon": 1e-8, "epsilon_form": "paper"}
     assert os.path.exists(run_dir / "checkpoints" / "ckpt-16.index")
     grids = sorted(os.listdir(run_dir / "samples"))
     assert grids == ["epoch_0001.png", "epoch_0002.png"]

@@ -11,6 +11,7 @@ from tfi2i.kernels import selection
 from tfi2i.kernels.batch_norm import TunedBatchNormalization
 from tfi2i.kernels.conv import TunedConv2D
 from tfi2i.kernels.instance_norm import TunedInstanceNormalization
+from tfi2i.kernels.adam import Adam
 from tfi2i.kernels.fused_adam import FusedAdam
 from tfi2i.kernels.reflection_pad import ReflectionPadding2D, TunedReflectionPadding2D
 from tfi2i.kernels.transposed_conv import TunedConv2DTranspose
@@ -224,10 +225,12 @@ def test_each_mode_builds_the_layers_it_names(mode, built, not_built):
             assert (layer.groups, layer.center, layer.scale, layer.epsilon) == (channels, False, False, 1e-5)
 
 
-@pytest.mark.parametrize("mode, adam", [("keras", keras.optimizers.Adam), ("tuned", FusedAdam)])
+@pytest.mark.parametrize("mode, adam", [("keras", Adam), ("tuned", FusedAdam)])
 def test_each_mode_trains_with_its_adam(tiny_config, mode, adam):
+    """keras: Keras' Adam update (kernels.adam.Adam adds only the epsilon form); tuned: the fused kernel."""
     optimizer = factory.build_optimizer(tiny_config(f"train.kernels={mode}"), steps_per_epoch=8)
     assert type(optimizer) is adam
+    assert isinstance(optimizer, keras.optimizers.Adam) and optimizer.epsilon_form == "paper"
 
 
 def test_auto_is_tuned_without_a_gpu_and_keras_with_one(monkeypatch):

@@ -18,7 +18,8 @@ Tasks (the facades archive: A the photo, B the label map):
         [--size 128] [--norm batch|instance] [--test-modes eval train]
         [--set KEY=VALUE ...]      # tfi2i config overrides, to toggle one difference
         [--sides tfi2i reference]  # one side only
-        [--paper]                  # the papers' budget and sizes (256 px, 200 epochs): a GPU's job
+        [--paper]                  # the papers' settings: 256 px, 100 + 100 epochs with linear
+                                   # decay (80,000 pix2pix steps): a GPU's job
 
 Needs the parity extra: pip install -e ".[parity]".
 """
@@ -158,7 +159,8 @@ def settings(args):
     return {
         "size": size,
         "load_size": 286 if paper else int(round(size * 286 / 256)),
-        "steps": args.steps,
+        "steps": None if paper else args.steps,  # None: whole epochs, every training example once
+        "epochs": (100, 100) if paper else None,  # (at the initial rate, of linear decay)
         "norm": args.norm or ("instance" if cyclegan else "batch"),
         "ngf": args.ngf or (64 if paper or not cyclegan else 32),
         "direction": "b2a" if args.task == "labels2photo" else "a2b",
@@ -172,10 +174,14 @@ def tfi2i_overrides(task, s, data_root, seed):
         "data.root": data_root, "data.load_size": s["load_size"], "data.crop_size": s["size"],
         "model.generator.name": generator, "model.generator.params.norm": s["norm"],
         "model.generator.params.ngf": s["ngf"], "model.discriminator.params.norm": s["norm"],
-        "train.seed": seed, "train.n_epochs": 1, "train.n_epochs_decay": 0,
-        "train.steps_per_epoch": s["steps"], "train.lr_policy": "constant", "train.report": False,
-        "train.sample_every_epochs": 1, "train.log_every_steps": max(1, s["steps"] // 4),
+        "train.seed": seed, "train.report": False,
     }
+    if s["epochs"]:
+        sets.update({"train.n_epochs": s["epochs"][0], "train.n_epochs_decay": s["epochs"][1],
+                     "train.lr_policy": "linear", "train.save_every_epochs": 10, "train.sample_every_epochs": 10})
+    else:
+        sets.update({"train.n_epochs": 1, "train.n_epochs_decay": 0, "train.steps_per_epoch": s["steps"],
+                     "train.lr_policy": "constant", "train.log_every_steps": max(1, s["steps"] // 4)})
     if not cyclegan:
         sets["data.direction"] = s["direction"]
     return sets
@@ -224,19 +230,29 @@ def train_reference(args, s, data_root, seed):
         make_g = lambda: ref.resnet_generator(3, 3, ngf=s["ngf"], n_blocks=9, norm=s["norm"])  # noqa: E731
         make_d = lambda: ref.patchgan_discriminator(3, norm=s["norm"])  # noqa: E731
         model = ref.CycleGAN(make_g(), make_g(), make_d(), make_d())
-        batches = ref.unpaired_batches(sorted(glob.glob(os.path.join(data_root, "trainA", "*"))),
-                                       sorted(glob.glob(os.path.join(data_root, "trainB", "*"))),
-                                       s["load_size"], s["size"], True, rng)
+        files = [sorted(glob.glob(os.path.join(data_root, f"train{d}", "*"))) for d in "AB"]
+        batches = ref.unpaired_batches(*files, s["load_size"], s["size"], True, rng)
+        epoch_length = max(map(len, files))
     else:
         num_downs = int(np.log2(s["size"]))
         model = ref.Pix2Pix(ref.unet_generator(3, 3, num_downs, ngf=s["ngf"], norm=s["norm"]),
                             ref.patchgan_discriminator(6, norm=s["norm"]))
-        batches = ref.paired_batches(sorted(glob.glob(os.path.join(data_root, "train", "*.jpg"))),
-                                     s["direction"], s["load_size"], s["size"], True, rng)
+        files = sorted(glob.glob(os.path.join(data_root, "train", "*.jpg")))
+        batches = ref.paired_batches(files, s["direction"], s["load_size"], s["size"], True, rng)
+        epoch_length = len(files)
+    steps = s["steps"] or sum(s["epochs"]) * epoch_length
+    optimizers = [model.g_optimizer, model.d_optimizer]
+    initial = [group["lr"] for o in optimizers for group in o.param_groups]
     started = time.perf_counter()
-    for step in range(1, s["steps"] + 1):
+    for step in range(1, steps + 1):
+        if s["epochs"] and (step - 1) % epoch_length == 0:
+            # The reference's linear policy: the initial rate for n epochs, then down to 0 over the rest.
+            n, decay = s["epochs"]
+            factor = 1.0 - max(0, (step - 1) // epoch_length + 1 - n) / float(decay + 1)
+            for group, lr in zip((g for o in optimizers for g in o.param_groups), initial):
+                group["lr"] = lr * factor
         losses = model.train_step(*next(batches))
-        if step % max(1, s["steps"] // 4) == 0:
+        if step % max(1, steps // 4) == 0:
             print(f"  reference step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in losses.items()), flush=True)
     return model, time.perf_counter() - started
 
@@ -301,7 +317,7 @@ def main():
     parser.add_argument("--set", action="append", default=[], type=lambda kv: tuple(kv.split("=", 1)),
                         metavar="KEY=VALUE", help="a tfi2i config override")
     parser.add_argument("--sides", nargs="+", choices=("tfi2i", "reference"), default=["tfi2i", "reference"])
-    parser.add_argument("--paper", action="store_true", help="256 px, as the papers (set --steps to match)")
+    parser.add_argument("--paper", action="store_true", help="the papers' size and schedule (--steps, --size ignored)")
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--work", help="where data copies and runs go (default: a temporary folder)")
     parser.add_argument("--json", help="also write the scores here")
@@ -333,7 +349,8 @@ def main():
     print(summary(rows, args.sides))
     for side in args.sides:
         total = sum(t for (sd, _), t in seconds.items() if sd == side)
-        print(f"{side}: {total / (s['steps'] * len(args.seeds)):.3f} s a training step (wall, with data and start-up)")
+        if s["steps"]:
+            print(f"{side}: {total / (s['steps'] * len(args.seeds)):.3f} s a training step (wall, with data and start-up)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"settings": s, "args": vars(args), "rows": [
