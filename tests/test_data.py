@@ -80,6 +80,20 @@ def test_each_epoch_visits_every_example_once(tmp_path):
     assert first != second  # reshuffled between epochs
 
 
+def test_an_epoch_longer_than_the_data_reshuffles_every_pass(tmp_path):
+    """train.steps_per_epoch above the example count: each pass over the data is a fresh
+    permutation, as the reference's loader reshuffles every pass (not one order repeated)."""
+    root = write_twin_pairs(str(tmp_path), count=5)
+    files = folders.find_paired(root, "aligned", "train")
+    data = data_config("data.preprocess=none", "data.flip=false")
+    batches = list(pipeline.training_stream(files, data, 0, 1, epoch_steps=20).take(20))
+    originals = [np.asarray(Image.open(p), np.float32)[:, :40] / 127.5 - 1 for p in files.a_paths]
+    order = [next(i for i, o in enumerate(originals) if np.allclose(o, a[0], atol=1e-5)) for a, _ in batches]
+    passes = [order[i:i + 5] for i in range(0, 20, 5)]
+    assert all(sorted(p) == list(range(5)) for p in passes)
+    assert len({tuple(p) for p in passes}) > 1
+
+
 @pytest.mark.parametrize("mode, load, crop, expected", [
     ("resize_and_crop", 48, 32, (32, 32)),
     ("crop", 48, 16, (16, 16)),

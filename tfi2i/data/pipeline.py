@@ -14,11 +14,19 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 def _epoch_order(n_items, length, seed, epoch, stream):
-    """`length` item indices for one epoch: a seeded permutation, repeated if length > n_items."""
-    perm = tf.random.experimental.stateless_shuffle(
-        tf.range(n_items, dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64) * 2 + stream, epoch])
+    """`length` item indices for one epoch: a seeded permutation of the items, and a fresh one
+    for each further pass when length > n_items (as the reference reshuffles every pass)."""
+    stream_seed = tf.cast(seed, tf.int64) * 2 + stream
+    first = tf.random.experimental.stateless_shuffle(
+        tf.range(n_items, dtype=tf.int64), seed=tf.stack([stream_seed, epoch])
     )
-    return tf.gather(perm, tf.range(length, dtype=tf.int64) % n_items)
+    passes = -(-length // n_items)
+    if passes == 1:
+        return first[:length]
+    # The further passes: each row of random keys, sorted, is a permutation.
+    keys = tf.random.stateless_uniform([passes - 1, n_items], seed=tf.stack([stream_seed, -1 - epoch]))
+    rest = tf.reshape(tf.argsort(keys, axis=1, stable=True), [-1])
+    return tf.concat([first, tf.cast(rest, tf.int64)], axis=0)[:length]
 
 
 def _file_channels(data):
