@@ -1,16 +1,10 @@
-import importlib.util
-import os
-
 import tensorflow as tf
 
-BENCH_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "tools", "bench.py")
+from tests.tools import load_tool
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("bench", BENCH_PATH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_tool("bench")
 
 
 def matmul_flops(bench, operations):

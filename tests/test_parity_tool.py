@@ -1,18 +1,12 @@
 """tools/parity.py's task metrics, on label maps made here."""
 
-import importlib.util
-import os
-
 import numpy as np
 
-PARITY_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "tools", "parity.py")
+from tests.tools import load_tool
 
 
 def load_parity():
-    spec = importlib.util.spec_from_file_location("parity", PARITY_PATH)
-    parity = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(parity)
-    return parity
+    return load_tool("parity")
 
 
 PALETTE = np.array([[0, 0, 255], [255, 0, 0], [0, 255, 0]] + [[20 * k, 20 * k, 20 * k] for k in range(9)], float)

@@ -159,13 +159,9 @@ def reference_round(name, config, batches):
     torch.set_num_threads(os.cpu_count() or 1)
     g, d = config.model.generator.params, config.model.discriminator.params
     if name == "cyclegan":
-        make_g = lambda: ref.resnet_generator(3, 3, ngf=g.get("ngf", 64), n_blocks=9, norm=g.get("norm", "instance"))  # noqa: E731
-        make_d = lambda: ref.patchgan_discriminator(3, ndf=d.get("ndf", 64), norm=d.get("norm", "instance"))  # noqa: E731
-        model = ref.CycleGAN(make_g(), make_g(), make_d(), make_d())
+        model = ref.cyclegan_model(g.get("ngf", 64), d.get("ndf", 64), g.get("norm", "instance"))
     else:
-        size = config.data.crop_size
-        model = ref.Pix2Pix(ref.unet_generator(3, 3, int(np.log2(size)), ngf=g.get("ngf", 64), norm=g.get("norm", "batch")),
-                            ref.patchgan_discriminator(6, ndf=d.get("ndf", 64), norm=d.get("norm", "batch")))
+        model = ref.pix2pix_model(config.data.crop_size, g.get("ngf", 64), d.get("ndf", 64), g.get("norm", "batch"))
     tensors = [tuple(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()) for x in batch) for batch in batches]
     for batch in tensors[:2]:
         model.train_step(*batch)  # warm up

@@ -227,16 +227,12 @@ def train_reference(args, s, data_root, seed):
     rng = random.Random(seed)
     torch.set_num_threads(os.cpu_count() or 1)
     if args.task == "cyclegan":
-        make_g = lambda: ref.resnet_generator(3, 3, ngf=s["ngf"], n_blocks=9, norm=s["norm"])  # noqa: E731
-        make_d = lambda: ref.patchgan_discriminator(3, norm=s["norm"])  # noqa: E731
-        model = ref.CycleGAN(make_g(), make_g(), make_d(), make_d())
+        model = ref.cyclegan_model(ngf=s["ngf"], norm=s["norm"])
         files = [sorted(glob.glob(os.path.join(data_root, f"train{d}", "*"))) for d in "AB"]
         batches = ref.unpaired_batches(*files, s["load_size"], s["size"], True, rng)
         epoch_length = max(map(len, files))
     else:
-        num_downs = int(np.log2(s["size"]))
-        model = ref.Pix2Pix(ref.unet_generator(3, 3, num_downs, ngf=s["ngf"], norm=s["norm"]),
-                            ref.patchgan_discriminator(6, norm=s["norm"]))
+        model = ref.pix2pix_model(s["size"], ngf=s["ngf"], norm=s["norm"])
         files = sorted(glob.glob(os.path.join(data_root, "train", "*.jpg")))
         batches = ref.paired_batches(files, s["direction"], s["load_size"], s["size"], True, rng)
         epoch_length = len(files)

@@ -253,6 +253,19 @@ class CycleGAN:
         return {"a2b": self.g_a, "b2a": self.g_b}
 
 
+def pix2pix_model(size, ngf=64, ndf=64, norm="batch"):
+    """The reference's pix2pix for size x size images: U-Net of log2(size) levels, 70x70 PatchGAN."""
+    num_downs = int(np.log2(size))
+    return Pix2Pix(unet_generator(3, 3, num_downs, ngf=ngf, norm=norm), patchgan_discriminator(6, ndf=ndf, norm=norm))
+
+
+def cyclegan_model(ngf=64, ndf=64, norm="instance"):
+    """The reference's CycleGAN: two ResNet-9 generators, two 70x70 PatchGANs."""
+    generators = [resnet_generator(3, 3, ngf=ngf, n_blocks=9, norm=norm) for _ in range(2)]
+    discriminators = [patchgan_discriminator(3, ndf=ndf, norm=norm) for _ in range(2)]
+    return CycleGAN(*generators, *discriminators)
+
+
 def translate(generator, images, mode="eval"):
     """Translations of float [N, H, W, C] images in [-1, 1], one at a time as the reference
     tests, in its two test modes: 'eval' (dropout off, running statistics: its --eval) or
