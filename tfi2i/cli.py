@@ -207,11 +207,12 @@ def evaluate_command(model_path, data_root, split, direction, checkpoint, real_d
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def report_command(run_dir):
     """Write RUN_DIR/report/index.html: loss curves, sample grids, config, evaluation results."""
-    from tfi2i.run import directory as run_directory
+    from tfi2i.run import directory as run_directory, lock as run_lock
     from tfi2i.training import report
 
     run_directory.check_is_run(run_dir)
-    click.echo(f"wrote {report.write(run_dir)}")
+    with run_lock.holding(run_dir):  # a training run writes its own report when it ends
+        click.echo(f"wrote {report.write(run_dir)}")
 
 
 @cli.command()

@@ -6,11 +6,14 @@ index file atomically, so a kill mid-write leaves the index on the previous chec
 `restore_latest` also falls back to an older checkpoint if the newest cannot be read.
 """
 
+import glob
 import os
 
 import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
+
+DAMAGED_DIR = "damaged"
 
 
 def directory(run_dir):
@@ -31,13 +34,19 @@ def saved_steps(run_dir):
     return {int(path.rsplit("-", 1)[1]): path for path in paths}
 
 
+class UnreadableCheckpoint(Tfi2iError):
+    """A checkpoint whose files are damaged or missing."""
+
+
 def restore_weights(model, path):
     """Loads a run checkpoint's model variables into `model`, leaving the optimizer slots out."""
-    status = _layout(model).restore(path)
     try:
+        status = _layout(model).restore(path)
         status.assert_existing_objects_matched()
     except AssertionError as error:
         raise Tfi2iError(f"checkpoint '{path}' does not fit this model: {error}") from None
+    except Exception as error:  # A damaged file fails in many ways (OpError, IndexError, ...).
+        raise UnreadableCheckpoint(f"checkpoint '{path}' could not be read ({type(error).__name__})") from None
     status.expect_partial()
 
 
@@ -48,6 +57,8 @@ class RunCheckpoint:
 
     def __init__(self, directory, model, max_to_keep=3, save_directory=None):
         self.model = model
+        self.directory = directory
+        self.max_to_keep = max_to_keep
         self.checkpoint = _layout(model, **model.optimizers)
         self.restore_manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
         self.manager = self.restore_manager
@@ -62,13 +73,23 @@ class RunCheckpoint:
         return self.manager.save(checkpoint_number=step)
 
     def restore_latest(self, warn=print):
-        """Restores the newest readable checkpoint; returns its path, or None for a fresh run."""
+        """Restores the newest readable checkpoint; returns its path, or None for a fresh run.
+        Newer ones that failed to restore are set aside (`set_aside`), so training saves
+        those steps again."""
+        damaged = []
         for path in reversed(self.restore_manager.checkpoints):
             try:
                 self.checkpoint.restore(path).assert_consumed()
-                return path
             except Exception as error:  # A damaged file fails in many ways (OpError, IndexError, ...).
                 warn(f"warning: checkpoint '{path}' could not be restored ({type(error).__name__}); trying an older one")
+                damaged.append(path)
+                continue
+            if damaged and self.manager is self.restore_manager:  # only the run's writer moves its files
+                moved_to = set_aside(self.directory, damaged)
+                warn(f"warning: moved {len(damaged)} damaged checkpoint(s) to '{moved_to}'")
+                self.restore_manager = self.manager = tf.train.CheckpointManager(
+                    self.checkpoint, self.directory, max_to_keep=self.max_to_keep)
+            return path
         if self.restore_manager.checkpoints:
             # Starting afresh here would let the manager delete the old checkpoints.
             raise Tfi2iError(
@@ -76,3 +97,33 @@ class RunCheckpoint:
                 f"train in a new --run-dir, or move that folder away to start this run over"
             )
         return None
+
+
+def set_aside(checkpoint_dir, damaged):
+    """Moves the files of the `damaged` checkpoints into checkpoint_dir/damaged/ (a name taken
+    there gets a numbered suffix) and rewrites the index to list the others; returns the
+    folder. The index is replaced atomically, as TensorFlow's own saves do."""
+    state = tf.train.get_checkpoint_state(checkpoint_dir)
+    aside = os.path.join(checkpoint_dir, DAMAGED_DIR)
+    os.makedirs(aside, exist_ok=True)
+    for prefix in damaged:
+        for file in glob.glob(glob.escape(prefix) + ".*"):
+            target = os.path.join(aside, os.path.basename(file))
+            n = 1
+            while os.path.exists(target):
+                target = os.path.join(aside, f"{os.path.basename(file)}.{n}")
+                n += 1
+            os.replace(file, target)
+    kept = [(p, t) for p, t in zip(state.all_model_checkpoint_paths, _timestamps(state)) if p not in damaged]
+    tf.compat.v1.train.update_checkpoint_state(  # the index writer TensorFlow 2 keeps under compat
+        checkpoint_dir,
+        model_checkpoint_path=kept[-1][0] if kept else "",
+        all_model_checkpoint_paths=[p for p, _ in kept],
+        all_model_checkpoint_timestamps=[t for _, t in kept] if state.all_model_checkpoint_timestamps else None,
+        last_preserved_timestamp=state.last_preserved_timestamp,
+    )
+    return aside
+
+
+def _timestamps(state):
+    return list(state.all_model_checkpoint_timestamps) or [None] * len(state.all_model_checkpoint_paths)

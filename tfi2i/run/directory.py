@@ -1,10 +1,11 @@
 """A run directory: its resolved config and the rules for continuing a run in it.
 
     RUN_DIR/config.yaml     the resolved config (every key, defaults included)
-    RUN_DIR/checkpoints/    tf.train.CheckpointManager files
+    RUN_DIR/checkpoints/    tf.train.CheckpointManager files (damaged/: ones that did not restore)
     RUN_DIR/samples/        sample grids per epoch
     RUN_DIR/logs/           TensorBoard event files
     RUN_DIR/data/           the synthetic dataset, when the config asks for one
+    RUN_DIR/train.lock      who trains the run now (tfi2i.run.lock)
 """
 
 import os

@@ -19,7 +19,7 @@ from tfi2i.data import folders, pipeline, synthetic
 from tfi2i.errors import Tfi2iError
 from tfi2i.evaluation import image_sets, scoring as scoring_lib
 from tfi2i.models import factory
-from tfi2i.run import checkpoints, directory as run_directory
+from tfi2i.run import checkpoints, directory as run_directory, lock as run_lock
 from tfi2i.runtime import mixed_precision, strategies, thread_pools
 from tfi2i.training.trainer import Trainer
 
@@ -35,11 +35,14 @@ class TrainingData:
 def assemble(config, run_dir, log=print):
     """The Trainer of `config` in `run_dir`, with everything it needs, resumed where the run
     directory holds a run; `log(line)` is told what was chosen."""
-    run_directory.check_continuable(run_dir, config)
     train = config.train
     # First: thread pools and a multi-worker strategy must be set before TensorFlow runs anything.
     thread_pools.configure(train.intra_op_threads, train.inter_op_threads, log)
     strategy = strategies.build_strategy(config.distribute, train.devices)
+    is_chief = strategies.is_chief(strategy)
+    if is_chief:  # the one writer of the run; until fit() ends (tfi2i.run.lock)
+        run_lock.acquire(run_dir)
+    run_directory.check_continuable(run_dir, config)
     keras.utils.set_random_seed(train.seed)
     config = _resolve_kernels(config, log)
     policy = mixed_precision.policy_name(train.mixed_precision)
@@ -53,7 +56,6 @@ def assemble(config, run_dir, log=print):
     data = training_data(config, run_dir)
     model = compiled_model(config, strategy, policy, data.steps_per_epoch)
 
-    is_chief = strategies.is_chief(strategy)
     # A non-chief worker restores the run's checkpoints but saves its copies aside.
     aside = None if is_chief else tempfile.mkdtemp(prefix="tfi2i-worker-checkpoints-")
     checkpoint = checkpoints.RunCheckpoint(

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from tfi2i.data import folders, pipeline
 from tfi2i.errors import Tfi2iError
+from tfi2i.run import lock as run_lock
 from tfi2i.training import callbacks, custom_loop, report
 
 
@@ -74,6 +75,15 @@ class Trainer:
 
     def fit(self, extra_callbacks=()):
         """Trains to the end of the schedule or until a signal; extra Keras callbacks run too."""
+        if not self.is_chief:
+            return self._fit(extra_callbacks)
+        run_lock.acquire(self.run_dir)  # held since assemble(); taken again by a second fit()
+        try:
+            return self._fit(extra_callbacks)
+        finally:
+            run_lock.release(self.run_dir)
+
+    def _fit(self, extra_callbacks):
         train = self.config.train
         if self.step >= self.total_steps:
             self.log(f"run '{self.run_dir}' is complete ({self.total_epochs} epochs); raise train.n_epochs to continue")
