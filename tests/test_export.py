@@ -11,7 +11,8 @@ import tensorflow as tf
 from PIL import Image
 
 from tfi2i import config as config_lib
-from tfi2i.inference import export, serving
+from tfi2i.data import images
+from tfi2i.inference import export
 from tfi2i.errors import Tfi2iError
 from tests.images import as_png_levels, in_process, png_bytes, random_pixels
 
@@ -65,7 +66,7 @@ def test_tf_serving_layout_versions_and_metadata(runs, tmp_path):
     assert metadata == {
         "model": "cyclegan", "direction": "b2a", "input_channels": 3, "output_channels": 3, "size_multiple": 4,
         "smallest_size": 8,
-        "max_pixels": serving.DEFAULT_MAX_PIXELS, "step": 2, "kernels": "tuned",
+        "max_pixels": images.DEFAULT_MAX_PIXELS, "step": 2, "kernels": "tuned",
         "config_sha256": export.config_hash(config), "tfi2i_version": metadata["tfi2i_version"],
     }
     assert json.load(open(os.path.join(first, "assets", "tfi2i.json")))["kernels"] == "keras"
@@ -182,4 +183,4 @@ def test_one_request_of_mixed_sizes_is_refused(runs, tmp_path):
 def test_image_size_is_read_from_every_formats_header(image_format):
     buffer = io.BytesIO()
     Image.fromarray(random_pixels(37, 300, 3)).save(buffer, format=image_format)
-    np.testing.assert_array_equal(serving.image_size(tf.constant(buffer.getvalue())), [37, 300])
+    np.testing.assert_array_equal(images.header_size(tf.constant(buffer.getvalue())), [37, 300])

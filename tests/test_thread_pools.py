@@ -64,5 +64,5 @@ def test_a_trainer_in_a_running_process_notes_that_its_sizes_stay(tiny_config, t
 
 @pytest.mark.parametrize("key", ["intra_op_threads", "inter_op_threads"])
 def test_negative_pool_sizes_are_refused(key):
-    with pytest.raises(Tfi2iError, match=f"config key 'train.{key}' must be 0 or more"):
+    with pytest.raises(Tfi2iError, match=f"config key 'train.{key}' is -1; it must be 0 or more"):
         config_lib.load(None, ["data.root=x", f"train.{key}=-1"])

@@ -8,9 +8,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 import click  # noqa: E402
 
 from tfi2i import __version__  # noqa: E402
-from tfi2i.errors import Tfi2iError  # noqa: E402
+from tfi2i.errors import Tfi2iError, user_error  # noqa: E402
+from tfi2i.runtime import native_logs  # noqa: E402
 
-MAX_PIXELS = 4096 * 4096  # serving.DEFAULT_MAX_PIXELS, spelled out: importing serving loads TensorFlow
+MAX_PIXELS = 4096 * 4096  # images.DEFAULT_MAX_PIXELS, spelled out: importing it loads TensorFlow
 
 
 def check_checkpoint(checkpoint):
@@ -25,8 +26,13 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except Tfi2iError as error:
-            click.echo(f"error: {error}", err=True)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise  # click's own ending (an inner group's error: already printed)
+        except Exception as error:
+            found = user_error(error)
+            if found is None:
+                raise
+            click.echo(f"error: {found}", err=True)
             ctx.exit(2)
 
 
@@ -60,9 +66,15 @@ def train(config_file, overrides, run_dir, resume_dir):
     else:
         raise Tfi2iError("give --config FILE for a new run or --resume RUN_DIR to continue one")
 
-    from tfi2i.training.assembly import train as run_training
+    from tfi2i.training.assembly import assemble
+    from tfi2i.training.callbacks import StartupLog
 
-    result = run_training(config, run_dir, log=lambda line: click.echo(line, err=True))
+    # What assembly says (kernels, resume point) is held until the first step has trained, so a
+    # run that fails to start (bad data, a crop the network cannot take, a failing loss
+    # plugin) prints its one error line alone.
+    startup = StartupLog(lambda line: click.echo(line, err=True))
+    result = assemble(config, run_dir, log=startup).fit(extra_callbacks=[startup])
+    startup.release()
     if result.interrupted_by:
         click.echo(
             f"stopped by {result.interrupted_by} at step {result.step}; checkpoint saved. "
@@ -173,10 +185,13 @@ def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_
 @click.option("--pixel-threshold", type=click.IntRange(min=0), default=16, show_default=True,
               help="Pixel accuracy: largest colour difference (0-255) that counts as correct.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True,
+              help="Larger images are refused before decoding.")
 @click.option("--out", "json_path", type=click.Path(dir_okay=False),
               help="JSON file [default: RUN_DIR/evaluation/ or beside the export's versions].")
 def evaluate_command(model_path, data_root, split, direction, checkpoint, real_dir, fake_dir, metrics,
-                     extractor_name, weights, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size, json_path):
+                     extractor_name, weights, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size, max_pixels,
+                     json_path):
     """Score a model's translations of a dataset split, or a folder of translations (--real/--fake)."""
     from tfi2i.evaluation import scoring as scoring_lib
     from tfi2i.inference import evaluate
@@ -186,7 +201,7 @@ def evaluate_command(model_path, data_root, split, direction, checkpoint, real_d
         raise Tfi2iError("give either --model (with --data) or both --real and --fake")
     check_checkpoint(checkpoint)
     names = scoring_lib.check_metrics([m.strip() for m in metrics.split(",") if m.strip()] if metrics else None)
-    scoring = scoring_lib.Scoring(names, None, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size)
+    scoring = scoring_lib.Scoring(names, None, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size, max_pixels)
 
     def progress(label, length):
         return click.progressbar(length=length, label=label, file=sys.stderr)
@@ -227,6 +242,7 @@ def plugins():
 
 
 def main():
+    native_logs.filter_stderr()  # before TensorFlow is first imported
     try:
         cli()
     except KeyboardInterrupt:

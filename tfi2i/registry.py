@@ -50,6 +50,12 @@ def names(group):
     return sorted({ep.name for ep in _entry_points(group)})
 
 
+def distribution_of(group, name):
+    """The distribution that registers `name` in `group` (for messages about a plugin)."""
+    dists = sorted({_distribution(ep) for ep in _entry_points(group) if ep.name == name})
+    return ", ".join(dists) or "unknown distribution"
+
+
 def load(group, name):
     """Imports and returns the object registered as `name` in `group`.
 

@@ -33,7 +33,8 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from tfi2i import config as config_lib, pixels  # noqa: E402
-from tfi2i.inference import export, serving  # noqa: E402
+from tfi2i.data.images import DEFAULT_MAX_PIXELS  # noqa: E402
+from tfi2i.inference import export  # noqa: E402
 from tfi2i.models import factory  # noqa: E402
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), os.pardir, "configs", "pix2pix_facades.yaml")
@@ -82,7 +83,7 @@ def main():
           f"TensorFlow {tf.__version__}, devices {[d.device_type for d in tf.config.list_logical_devices()]}")
 
     with tempfile.TemporaryDirectory() as folder:
-        archive, _ = export.build_archive(translator, serving.DEFAULT_MAX_PIXELS)
+        archive, _ = export.build_archive(translator, DEFAULT_MAX_PIXELS)
         archive.write_out(folder, verbose=False)
         loaded = tf.saved_model.load(folder)
         translate, serve_bytes = loaded.signatures["translate"], loaded.signatures["serving_default"]

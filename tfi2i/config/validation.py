@@ -1,5 +1,7 @@
 """Checks across keys that types alone cannot express (ranges, keys that depend on others)."""
 
+import math
+
 from tfi2i.errors import Tfi2iError
 
 
@@ -15,16 +17,50 @@ def validate(config):
             f"config key 'data.crop_size' ({data.crop_size}) exceeds 'data.load_size' "
             f"({data.load_size}); make crop_size <= load_size"
         )
-    for key in ("batch_size", "save_every_epochs", "keep_checkpoints", "sample_every_epochs",
-                "log_every_steps", "eval_images"):
-        if getattr(train, key) < 1:
-            raise Tfi2iError(f"config key 'train.{key}' must be at least 1")
-    for key in ("eval_every_epochs", "intra_op_threads", "inter_op_threads"):
-        if (getattr(train, key) or 0) < 0:
-            raise Tfi2iError(f"config key 'train.{key}' must be 0 or more")
+    for key, value, requirement in _ranges(config):
+        if value is not None and not requirement[0](value):
+            raise Tfi2iError(f"config key '{key}' is {value}; it must be {requirement[1]}")
     if train.n_epochs + train.n_epochs_decay < 1:
         raise Tfi2iError("config keys 'train.n_epochs' + 'train.n_epochs_decay' must total at least 1")
     for i, loss in enumerate(config.losses):
         if not loss.name:
             raise Tfi2iError(f"config key 'losses.{i}.name' is empty; name a tfi2i.losses entry")
     return config
+
+
+AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
+AT_LEAST_0 = (lambda v: v >= 0, "0 or more")
+POSITIVE = (lambda v: v > 0 and math.isfinite(v), "a finite number greater than 0")
+WEIGHT = (lambda v: v >= 0 and math.isfinite(v), "a finite number, 0 or more")
+FRACTION = (lambda v: 0 <= v < 1, "at least 0 and below 1")
+
+
+def _ranges(config):
+    """(key, value, (check, requirement)) of every numeric key with a range; None passes
+    (an unset optional key)."""
+    data, train, optimizer, model = config.data, config.train, config.optimizer, config.model
+    yield from (
+        ("data.load_size", data.load_size, AT_LEAST_1),
+        ("data.crop_size", data.crop_size, AT_LEAST_1),
+        ("data.max_dataset_size", data.max_dataset_size, (AT_LEAST_1[0], "at least 1, or null for every file")),
+        ("data.synthetic.count", data.synthetic.count, AT_LEAST_1),
+        ("data.synthetic.size", data.synthetic.size, (lambda v: v >= 16, "at least 16")),
+        ("optimizer.lr", optimizer.lr, POSITIVE),
+        ("optimizer.beta_1", optimizer.beta_1, FRACTION),
+        ("optimizer.beta_2", optimizer.beta_2, FRACTION),
+        ("optimizer.epsilon", optimizer.epsilon, POSITIVE),
+        ("model.discriminator_loss_weight", model.discriminator_loss_weight, POSITIVE),
+        ("model.gan_loss.weight", model.gan_loss.weight, WEIGHT),
+        *((f"losses.{i}.weight", loss.weight, WEIGHT) for i, loss in enumerate(config.losses)),
+        ("train.n_epochs", train.n_epochs, AT_LEAST_0),
+        ("train.n_epochs_decay", train.n_epochs_decay, AT_LEAST_0),
+        ("train.lr_decay_epochs", train.lr_decay_epochs, AT_LEAST_1),
+        ("train.steps_per_epoch", train.steps_per_epoch, AT_LEAST_1),
+        ("train.val_steps", train.val_steps, AT_LEAST_0),
+        ("train.num_samples", train.num_samples, AT_LEAST_1),
+        *((f"train.{key}", getattr(train, key), AT_LEAST_1) for key in (
+            "batch_size", "save_every_epochs", "keep_checkpoints", "sample_every_epochs", "log_every_steps",
+            "eval_images")),
+        *((f"train.{key}", getattr(train, key), AT_LEAST_0) for key in (
+            "eval_every_epochs", "intra_op_threads", "inter_op_threads")),
+    )

@@ -11,21 +11,6 @@ from tfi2i import pixels
 from tfi2i.config import CROPPING_MODES
 
 
-def decode(path, channels):
-    """Reads a PNG/JPEG/BMP/GIF (first frame) as float32 [H, W, channels] in [0, 255]."""
-    return decode_bytes(tf.io.read_file(path), channels)
-
-
-def decode_bytes(data, channels):
-    """decode() of a file's bytes: training and exported models read images the same way."""
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
-    image = tf.cast(image, tf.float32)
-    if channels == 1:
-        image = tf.image.rgb_to_grayscale(image)
-    image.set_shape([None, None, channels])
-    return image
-
-
 def split_aligned(image):
     """Splits an A|B image into its left and right halves."""
     half = tf.shape(image)[1] // 2

@@ -5,11 +5,13 @@ paired_folders  <root>/A/<split>/x.png and <root>/B/<split>/x.png, paired by fil
 unaligned       <root>/<split>A/*.png and <root>/<split>B/*.png, not paired (CycleGAN, UNIT).
 """
 
+import collections
 import dataclasses
 import os
 
 from PIL import Image
 
+from tfi2i.data import images
 from tfi2i.errors import Tfi2iError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -22,6 +24,7 @@ class PairedFiles:
     a_paths: tuple
     b_paths: tuple
     aligned: bool
+    notes: tuple = dataclasses.field(default=(), compare=False)  # what was left out, for the log
 
     def __len__(self):
         return len(self.a_paths)
@@ -35,6 +38,7 @@ class PairedFiles:
 class UnpairedFiles:
     a_paths: tuple
     b_paths: tuple
+    notes: tuple = dataclasses.field(default=(), compare=False)
 
     def __len__(self):
         return max(len(self.a_paths), len(self.b_paths))
@@ -52,13 +56,43 @@ def list_images(folder):
     return sorted(found)
 
 
+def _other_files(folder):
+    """{extension: count} of the files under `folder` that are not images tfi2i reads (hidden
+    files aside)."""
+    kinds = collections.Counter()
+    for _, _, names in os.walk(folder):
+        kinds.update(os.path.splitext(n)[1].lower() or "(no extension)" for n in names
+                     if not n.startswith(".") and not n.lower().endswith(IMAGE_EXTENSIONS))
+    return kinds
+
+
+def _listing(kinds):
+    return ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+
+
+def left_out(folder):
+    """A note on the files under `folder` that a dataset leaves out, or None."""
+    kinds = _other_files(folder)
+    if not kinds:
+        return None
+    return (f"note: left out {sum(kinds.values())} files in '{folder}' that are not "
+            f"{'/'.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)} images ({_listing(kinds)}); "
+            "convert them to include them")
+
+
+def _present(*notes):
+    return tuple(note for note in notes if note)
+
+
 def _images_in(folder, what):
     if not os.path.isdir(folder):
         raise Tfi2iError(f"dataset folder '{folder}' does not exist; {what}")
     paths = list_images(folder)
     if not paths:
+        others = _other_files(folder)
         raise Tfi2iError(
-            f"dataset folder '{folder}' holds no images ({', '.join(IMAGE_EXTENSIONS)}); {what}"
+            f"dataset folder '{folder}' holds no images ({', '.join(IMAGE_EXTENSIONS)})"
+            f"{f', only {_listing(others)} files (convert them)' if others else ''}; {what}"
         )
     return paths
 
@@ -69,7 +103,7 @@ def find_paired(root, layout, split, max_size=None):
             os.path.join(root, split),
             "check data.root (the aligned layout is <root>/<split>/*.png with A|B side by side)",
         )[:max_size]
-        return PairedFiles(tuple(paths), tuple(paths), aligned=True)
+        return PairedFiles(tuple(paths), tuple(paths), aligned=True, notes=_present(left_out(os.path.join(root, split))))
     if layout == "paired_folders":
         hint = "check data.root (the paired_folders layout is <root>/A/<split>/ and <root>/B/<split>/)"
         a_paths = _images_in(os.path.join(root, "A", split), hint)[:max_size]
@@ -82,7 +116,11 @@ def find_paired(root, layout, split, max_size=None):
             if name not in b_by_name:
                 raise Tfi2iError(f"'{a}' has no partner '{os.path.join(b_dir, name)}'; add it or remove '{a}'")
             b_paths.append(b_by_name[name])
-        return PairedFiles(tuple(a_paths), tuple(b_paths), aligned=False)
+        a_names = {os.path.relpath(a, a_dir) for a in _images_in(a_dir, hint)}
+        alone = sum(name not in a_names for name in b_by_name)
+        alone_note = (f"note: left out {alone} images in '{b_dir}' with no partner of the same name in '{a_dir}'"
+                      if alone else None)
+        return PairedFiles(tuple(a_paths), tuple(b_paths), aligned=False, notes=_present(left_out(a_dir), left_out(b_dir), alone_note))
     raise Tfi2iError(f"layout '{layout}' holds unpaired data; this model needs aligned or paired_folders")
 
 
@@ -90,7 +128,8 @@ def find_unpaired(root, split, max_size=None):
     hint = "check data.root (the unaligned layout is <root>/<split>A/ and <root>/<split>B/)"
     a_paths = _images_in(os.path.join(root, f"{split}A"), hint)[:max_size]
     b_paths = _images_in(os.path.join(root, f"{split}B"), hint)[:max_size]
-    return UnpairedFiles(tuple(a_paths), tuple(b_paths))
+    return UnpairedFiles(tuple(a_paths), tuple(b_paths),
+                         notes=_present(left_out(os.path.join(root, f"{split}A")), left_out(os.path.join(root, f"{split}B"))))
 
 
 def has_split(root, layout, split):
@@ -113,10 +152,12 @@ def _unreadable_reason(path, full):
     return None
 
 
-def verify_images(paths):
-    """Checks every file's header (fast); raises a one-line error naming the first bad file."""
+def verify_images(paths, aligned=False):
+    """Checks every file's header (tfi2i.data.images: format, size, pixel limit, and for
+    `aligned` A|B files room for two halves) and its structure; raises a one-line error naming
+    the first bad file."""
     for path in paths:
-        reason = _unreadable_reason(path, full=False)
+        reason = images.header_problem(path, min_width=2 if aligned else 1) or _unreadable_reason(path, full=False)
         if reason:
             raise Tfi2iError(f"'{path}' is not a readable image ({reason}); replace or remove it")
 

@@ -7,7 +7,7 @@ exactly the tail of the stream from step 0, which is what makes resume exact.
 
 import tensorflow as tf
 
-from tfi2i.data import augment
+from tfi2i.data import augment, images
 from tfi2i.data.folders import PairedFiles
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -42,12 +42,12 @@ def _paired_loader(files, data):
     def load(item, seed, training):
         if files.aligned:
             # Read the file once as RGB, split it, then give each half its channel count.
-            image = augment.decode(a_paths[item], 3)
+            image = images.decode(a_paths[item], 3)
             a, b = augment.split_aligned(image)
             a, b = _to_channels(a, a_nc), _to_channels(b, b_nc)
         else:
-            a = augment.decode(a_paths[item], a_nc)
-            b = augment.decode(b_paths[item], b_nc)
+            a = images.decode(a_paths[item], a_nc)
+            b = images.decode(b_paths[item], b_nc)
         a, b = augment.preprocess([a, b], data, seed, training)
         return (b, a) if data.direction == "b2a" else (a, b)
 
@@ -65,8 +65,8 @@ def _unpaired_loader(files, data):
 
     def load(a_item, b_item, seed, training):
         a_seed, b_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        (a,) = augment.preprocess([augment.decode(a_paths[a_item], a_nc)], data, a_seed, training)
-        (b,) = augment.preprocess([augment.decode(b_paths[b_item], b_nc)], data, b_seed, training)
+        (a,) = augment.preprocess([images.decode(a_paths[a_item], a_nc)], data, a_seed, training)
+        (b,) = augment.preprocess([images.decode(b_paths[b_item], b_nc)], data, b_seed, training)
         return (b, a) if data.direction == "b2a" else (a, b)
 
     return load

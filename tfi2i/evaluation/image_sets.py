@@ -4,8 +4,10 @@ images of the output domain, read as training reads them."""
 import dataclasses
 import os
 
+import numpy as np
+
 from tfi2i import pixels
-from tfi2i.data import augment, folders
+from tfi2i.data import augment, folders, images
 from tfi2i.errors import Tfi2iError
 
 
@@ -16,13 +18,14 @@ class ImageRef:
     path: str
     half: str = None  # None, "left" or "right"
 
-    def load(self, channels):
-        """float32 [H, W, channels] in [-1, 1], decoded as training decodes."""
-        image = augment.decode(self.path, channels)
+    def load(self, channels, max_pixels=images.DEFAULT_MAX_PIXELS):
+        """float32 [H, W, channels] in [-1, 1], decoded as training decodes; an unreadable file
+        raises a one-line images.UnreadableImage."""
+        image = images.read(self.path, channels, max_pixels, limit_name="--max-pixels")
         if self.half:
             left, right = augment.split_aligned(image)
-            image = left if self.half == "left" else right
-        return pixels.to_unit_range(image.numpy())
+            image = np.asarray(left if self.half == "left" else right)
+        return pixels.to_unit_range(image)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 
 from tfi2i import batching
+from tfi2i.data import images as images_lib
 from tfi2i.errors import Tfi2iError
 from tfi2i.metrics import features, fid, kid, paired, precision_recall
 
@@ -38,6 +39,7 @@ class Scoring:
     k: int = 3  # precision / recall neighbourhood
     pixel_threshold: int = 16
     batch_size: int = 8
+    max_pixels: int = images_lib.DEFAULT_MAX_PIXELS  # larger images are refused before decoding
 
 
 def check_metrics(names):
@@ -144,17 +146,29 @@ def score_translator(translator, back, images, scoring, progress=silent):
     A translator is called on float32 [N, H, W, C] in [-1, 1] and has `input_channels` and
     `output_channels`. `progress(label, length)` is a context manager giving an object with
     `update(n)`."""
-    sources = [ref.load(translator.input_channels) for ref in images.sources]
+    sources = [ref.load(translator.input_channels, scoring.max_pixels) for ref in images.sources]
     with progress("translating", len(sources)) as bar:
         fakes = translate_all(translator, sources, scoring.batch_size, bar.update)
     reconstructed = None
     if back is not None:
         with progress("translating back", len(fakes)) as bar:
             reconstructed = translate_all(back, fakes, scoring.batch_size, bar.update)
-    reals = [ref.load(translator.output_channels) for ref in images.reals]
-    targets = [ref.load(translator.output_channels) for ref in images.targets] if images.targets else None
+    reals = [ref.load(translator.output_channels, scoring.max_pixels) for ref in images.reals]
+    targets = [ref.load(translator.output_channels, scoring.max_pixels) for ref in images.targets] if images.targets else None
+    check_pair_sizes(fakes, targets, [f"the translation of '{ref.path}'" for ref in images.sources], images.targets)
     with (progress if needs_features(scoring.metrics) else silent)("features", len(reals) + len(fakes)) as bar:
         return score(fakes, reals, scoring, targets, sources, reconstructed, bar.update)
+
+
+def check_pair_sizes(fakes, targets, fake_names, target_refs):
+    """Refuses a (fake, target) pair of two sizes in one line naming both files."""
+    for fake, target, name, ref in zip(fakes, targets or (), fake_names, target_refs or ()):
+        if np.shape(fake)[:2] != np.shape(target)[:2]:
+            (fh, fw), (th, tw) = np.shape(fake)[:2], np.shape(target)[:2]
+            raise Tfi2iError(
+                f"{name} is {fw}x{fh} but its target '{ref.path}'{' (' + ref.half + ' half)' if ref.half else ''} "
+                f"is {tw}x{th}; the paired metrics compare images of one size"
+            )
 
 
 def translate_all(translator, images, batch_size, on_done=None):

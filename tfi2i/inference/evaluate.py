@@ -74,10 +74,12 @@ def evaluate_folders(real_dir, fake_dir, scoring, progress=scoring_lib.silent, e
         )
     scoring = scoring_lib.plan(scoring, images, two_way=False, extractor_name=extractor_name, weights=weights,
                                hint=WITHOUT_FEATURES)
-    fakes = [ref.load(3) for ref in images.sources]
-    reals = [ref.load(3) for ref in images.reals]
+    fakes = [ref.load(3, scoring.max_pixels) for ref in images.sources]
+    reals = [ref.load(3, scoring.max_pixels) for ref in images.reals]
     paired = images.targets and set(scoring.metrics) & set(paired_metrics.PAIRED_METRICS)
-    targets = [ref.load(3) for ref in images.targets] if paired else None
+    targets = [ref.load(3, scoring.max_pixels) for ref in images.targets] if paired else None
+    if paired:
+        scoring_lib.check_pair_sizes(fakes, targets, [f"'{ref.path}'" for ref in images.sources], images.targets)
     with progress("features", len(reals) + len(fakes)) as bar:
         results = scoring_lib.score(fakes, reals, scoring, targets, on_done=bar.update)
     return {"real": real_dir, "fake": fake_dir, "images": len(fakes), "real_images": len(reals), "metrics": results}

@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 
 from tfi2i import __version__, config as config_lib
+from tfi2i.data import images
 from tfi2i.errors import Tfi2iError
 from tfi2i.inference import serving
 from tfi2i.nets.any_size import AnySizeTranslator
@@ -56,7 +57,7 @@ def build_archive(network, max_pixels):
 
 
 def export(run_dir, base, direction="a2b", version=None, checkpoint="latest", name=None,
-           max_pixels=serving.DEFAULT_MAX_PIXELS, kernels="keras"):
+           max_pixels=images.DEFAULT_MAX_PIXELS, kernels="keras"):
     """Writes BASE/<name>/<version>/ and returns that path.
 
     The networks are built of `kernels`' layers whatever kernels trained the run (the

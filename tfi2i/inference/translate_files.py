@@ -11,11 +11,9 @@ import dataclasses
 import os
 
 import numpy as np
-import tensorflow as tf
 
 from tfi2i import pixels
-from tfi2i.data import folders
-from tfi2i.data.augment import decode_bytes
+from tfi2i.data import folders, images
 from tfi2i.errors import Tfi2iError
 from tfi2i.inference import serving
 
@@ -75,20 +73,7 @@ def plan(inputs, out_dir):
 
 def _read(job, channels, max_pixels):
     """(job, uint8-range float pixels or None, why not)."""
-    try:
-        with open(job.source, "rb") as f:
-            data = f.read()
-    except OSError as error:
-        return job, None, error.strerror or str(error)
-    height, width = serving.image_size(tf.constant(data)).numpy()
-    if height <= 0:
-        return job, None, f"not a {serving.FORMATS} image, or its header is damaged"
-    if height * width > max_pixels:
-        return job, None, f"{width}x{height} is more than --max-pixels {max_pixels}"
-    try:
-        return job, decode_bytes(data, channels).numpy(), None
-    except tf.errors.OpError:
-        return job, None, "its image data is damaged"
+    return (job, *images.try_read(job.source, channels, max_pixels, limit_name="--max-pixels"))
 
 
 def _read_ahead(jobs, read, ahead):
@@ -103,7 +88,7 @@ def _read_ahead(jobs, read, ahead):
             yield pending.popleft().result()
 
 
-def translate(translator, jobs, batch_size=8, max_pixels=serving.DEFAULT_MAX_PIXELS, on_done=None, warn=print):
+def translate(translator, jobs, batch_size=8, max_pixels=images.DEFAULT_MAX_PIXELS, on_done=None, warn=print):
     """Translates every job's image and writes it as PNG; returns an Outcome.
 
     Images are grouped by size into batches of up to `batch_size`. `on_done(n)` is called as n
@@ -115,8 +100,8 @@ def translate(translator, jobs, batch_size=8, max_pixels=serving.DEFAULT_MAX_PIX
 
     def flush(size):
         batch = waiting.pop(size)
-        images = pixels.to_unit_range(np.stack([levels for _, levels in batch]))
-        encoded = serving.encode_png(translator(images)).numpy()
+        sources = pixels.to_unit_range(np.stack([levels for _, levels in batch]))
+        encoded = serving.encode_png(translator(sources)).numpy()
         for (job, _), png in zip(batch, encoded):
             os.makedirs(os.path.dirname(job.target) or ".", exist_ok=True)
             with open(job.target, "wb") as f:

@@ -41,7 +41,13 @@ def _latest_version(model_dir):
 
 
 def _from_export(path, direction):
-    loaded = tf.saved_model.load(path)
+    try:
+        loaded = tf.saved_model.load(path)
+    except Exception as error:  # a damaged or foreign file fails in many ways (OSError, DecodeError, ...)
+        raise Tfi2iError(
+            f"'{path}' holds no readable SavedModel ({type(error).__name__}); "
+            f"export the run again with tfi2i export, or give a training run directory"
+        ) from None
     if "translate" not in loaded.signatures:
         raise Tfi2iError(f"the SavedModel '{path}' has no 'translate' signature; export it with tfi2i export")
     signature = loaded.signatures["translate"]

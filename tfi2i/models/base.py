@@ -18,9 +18,33 @@ class WeightedLoss:
     fn: Callable
     weight: float = 1.0
     directions: Optional[tuple] = None  # None: every direction of the model
+    distribution: str = "unknown distribution"  # that registers it, for errors that name it
 
     def applies_to(self, direction):
         return self.directions is None or direction in self.directions
+
+    def __call__(self, translation):
+        """The plugin's per-example values, shape [batch]; a plugin that raises or returns
+        another shape is named in a one-line error (traced in the first step, so it fails
+        before training)."""
+        try:
+            values = self.fn(translation)
+        except Tfi2iError:
+            raise
+        except Exception as error:
+            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise Tfi2iError(
+                f"loss '{self.name}' from distribution '{self.distribution}' failed: {type(error).__name__}"
+                f"{': ' + message[:200] if message else ''}; fix the plugin or remove it from 'losses'"
+            ) from None
+        shape = getattr(values, "shape", None)
+        if shape is None or len(shape) != 1 or shape[0] not in (None, translation.source.shape[0]):
+            raise Tfi2iError(
+                f"loss '{self.name}' from distribution '{self.distribution}' returned shape "
+                f"{list(shape) if shape is not None else type(values).__name__}, where a tfi2i.losses entry "
+                f"returns one value per example (shape [batch]); fix the plugin or remove it from 'losses'"
+            )
+        return values
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,7 +223,7 @@ class TranslationModel(keras.Model):
     def translation_loss_terms(self, translation, direction):
         """Weighted per-example values of every configured loss for one direction."""
         return {
-            self.loss_key(loss.name, direction): loss.weight * loss.fn(translation)
+            self.loss_key(loss.name, direction): loss.weight * loss(translation)
             for loss in self.translation_losses
             if loss.applies_to(direction)
         }

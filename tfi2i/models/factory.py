@@ -83,6 +83,7 @@ def build_model(config, kernel_mode=None):
                 fn=construct("tfi2i.losses", loss.name, loss.params, f"losses.{i}"),
                 weight=loss.weight,
                 directions=tuple(loss.directions) if loss.directions else None,
+                distribution=registry.distribution_of("tfi2i.losses", loss.name),
             )
             for i, loss in enumerate(config.losses)
         ),

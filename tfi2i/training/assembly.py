@@ -1,10 +1,11 @@
 """From a config to a trainer: every piece of a run built once, in layer order, and handed on.
 
-    1. runtime    thread pools, the tf.distribute strategy, the seed, the kernels, the dtype policy
+    1. runtime    thread pools, the tf.distribute strategy
     2. data       the dataset (synthetic when asked for), its files checked, the epoch length
-    3. model      networks, losses and optimizers, in the strategy's scope
-    4. run        the checkpoint, restored when the run directory holds one
-    5. metrics    the metric pass during training, checked before anything is trained
+    3. run        the run directory's lock; then the seed, the kernels, the dtype policy
+    4. model      networks, losses and optimizers, in the strategy's scope
+    5. run        the checkpoint, restored when the run directory holds one
+    6. metrics    the metric pass during training, checked before anything is trained
 """
 
 import dataclasses
@@ -18,7 +19,9 @@ from tfi2i import kernels
 from tfi2i.data import folders, pipeline, synthetic
 from tfi2i.errors import Tfi2iError
 from tfi2i.evaluation import image_sets, scoring as scoring_lib
+from tfi2i.config.schema import CROPPING_MODES
 from tfi2i.models import factory
+from tfi2i.nets import introspection
 from tfi2i.run import checkpoints, directory as run_directory, lock as run_lock
 from tfi2i.runtime import mixed_precision, strategies, thread_pools
 from tfi2i.training.trainer import Trainer
@@ -39,6 +42,8 @@ def assemble(config, run_dir, log=print):
     # First: thread pools and a multi-worker strategy must be set before TensorFlow runs anything.
     thread_pools.configure(train.intra_op_threads, train.inter_op_threads, log)
     strategy = strategies.build_strategy(config.distribute, train.devices)
+    # The data is checked before anything is logged or locked: bad input gives one line.
+    data = training_data(config, run_dir, log)
     is_chief = strategies.is_chief(strategy)
     if is_chief:  # the one writer of the run; until fit() ends (tfi2i.run.lock)
         run_lock.acquire(run_dir)
@@ -53,7 +58,6 @@ def assemble(config, run_dir, log=print):
         # step against 1.35 s without it).
         log("note: train.jit_compile on a CPU runs these networks several times slower; set it false")
 
-    data = training_data(config, run_dir)
     model = compiled_model(config, strategy, policy, data.steps_per_epoch)
 
     # A non-chief worker restores the run's checkpoints but saves its copies aside.
@@ -68,11 +72,6 @@ def assemble(config, run_dir, log=print):
     if is_chief:
         run_directory.write_config(run_dir, config)
     return Trainer(config, run_dir, strategy, data, model, checkpoint, metric_pass, policy, aside, log)
-
-
-def train(config, run_dir, log=print):
-    """Assembles the run of `config` in `run_dir` and trains it; returns the TrainResult."""
-    return assemble(config, run_dir, log).fit()
 
 
 def _resolve_kernels(config, log):
@@ -97,12 +96,15 @@ def _find_files(data, root, split):
     return folders.find_paired(root, data.layout, split, data.max_dataset_size)
 
 
-def training_data(config, run_dir):
-    """The run's dataset, its training images checked to decode and to batch."""
+def training_data(config, run_dir, log=print):
+    """The run's dataset, its training images checked to decode and to batch; files left out
+    are `log`ged once."""
     data, train = config.data, config.train
     root = _dataset_root(config, run_dir)
     files = _find_files(data, root, data.train_split)
-    folders.verify_images(files.all_paths)
+    for note in files.notes:
+        log(note)
+    folders.verify_images(files.all_paths, aligned=getattr(files, "aligned", False))
     folders.check_batchable(files.all_paths, data.preprocess, train.batch_size)
     val_files = _find_files(data, root, data.val_split) if folders.has_split(root, data.layout, data.val_split) else None
     return TrainingData(root, files, val_files, pipeline.steps_per_epoch(files, train.batch_size, train.steps_per_epoch))
@@ -118,11 +120,31 @@ def compiled_model(config, strategy, policy, steps_per_epoch):
                 f"model '{config.model.name}' learns from paired examples, but data.layout is 'unaligned'; "
                 f"use an aligned or paired_folders dataset, or an unpaired model such as cyclegan"
             )
+        check_crop_size(config, model)
         optimizers = [mixed_precision.wrap_optimizer(factory.build_optimizer(config, steps_per_epoch), policy)
                       for _ in ("generator", "discriminator")]
         model.compile(*optimizers, jit_compile=config.train.jit_compile)
         model.build_optimizers()
     return model
+
+
+def check_crop_size(config, model):
+    """Refuses a data.crop_size the generators cannot take, naming the sizes that work."""
+    data = config.data
+    if data.preprocess not in CROPPING_MODES:
+        return
+    for direction in model.directions:
+        network = model.translator(direction)
+        multiple = introspection.required_multiple(network)
+        fits = data.crop_size % multiple == 0
+        if fits and data.crop_size < 4 * multiple:  # small sizes may be too small inside (padding)
+            fits = data.crop_size >= introspection.smallest_input(network, multiple, network.input_shape[-1])
+        if not fits:
+            lower = max(multiple, data.crop_size // multiple * multiple)
+            raise Tfi2iError(
+                f"config key 'data.crop_size' is {data.crop_size}, which generator '{config.model.generator.name}' "
+                f"cannot take: it takes multiples of {multiple}; set data.crop_size to {lower} or {lower + multiple}"
+            )
 
 
 def metric_pass_inputs(config, root, directions):

@@ -23,6 +23,32 @@ class CheckpointEveryEpochs(keras.callbacks.Callback):
             self.run_checkpoint.save()
 
 
+class StartupLog(keras.callbacks.Callback):
+    """A `log(line)` that holds its lines until the first training step has ended (or
+    `release()`), then passes them and every later line on to `write`. A run that fails
+    before its first step has printed none of them."""
+
+    def __init__(self, write):
+        super().__init__()
+        self.write = write
+        self.held = []
+
+    def __call__(self, line):
+        if self.held is None:
+            self.write(line)
+        else:
+            self.held.append(line)
+
+    def release(self):
+        if self.held is not None:
+            held, self.held = self.held, None
+            for line in held:
+                self.write(line)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.release()
+
+
 class StopOnSignal(keras.callbacks.Callback):
     """Turns SIGINT / SIGTERM into a stop at the end of the current step.
 

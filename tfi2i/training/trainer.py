@@ -108,6 +108,8 @@ class Trainer:
             if bad:
                 raise Tfi2iError(f"'{bad}' could not be decoded as an image; replace or remove it") from None
             raise
+        finally:
+            stop.on_train_end()  # Keras skips it when a step raises; the signal handlers go back anyway
         self.checkpoint.save()
         if self.aside:
             shutil.rmtree(self.aside, ignore_errors=True)
