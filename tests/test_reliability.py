@@ -214,11 +214,13 @@ def dataset_with(tmp_path, paired_root, name, data):
 
 
 @pytest.mark.parametrize("kind", [*BAD_FILES, "one_pixel_wide"])
-def test_a_bad_training_image_is_named_in_one_line(kind, paired_root, tmp_path):
+def test_a_bad_training_image_is_named_in_one_line_and_the_run_is_untouched(kind, trained_run, paired_root, tmp_path):
     data = small_png(width=1) if kind == "one_pixel_wide" else BAD_FILES[kind]
     root = dataset_with(tmp_path, paired_root, "bad.png", data)
-    result = CliRunner().invoke(cli, tiny_args(root, tmp_path / "run"))
-    one_error_line(result, f"'{root / 'train' / 'bad.png'}'", "replace or remove it")
+    result = []
+    run_untouched(trained_run, lambda: result.append(
+        CliRunner().invoke(cli, ["train", "--resume", trained_run, "--set", f"data.root={root}"])))
+    one_error_line(result[0], f"'{root / 'train' / 'bad.png'}'", "replace or remove it")
 
 
 @pytest.mark.parametrize("kind", BAD_FILES)
