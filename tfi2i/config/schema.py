@@ -40,6 +40,14 @@ class LossConfig:
 
 
 @dataclasses.dataclass
+class InitConfig:
+    """The reference's --init_type / --init_gain (tfi2i.nets.init)."""
+
+    type: Literal["normal", "xavier", "kaiming", "orthogonal"] = "normal"
+    gain: float = 0.02
+
+
+@dataclasses.dataclass
 class ModelConfig:
     name: str = "pix2pix"
     params: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. cyclegan's pool_size
@@ -50,6 +58,9 @@ class ModelConfig:
     gan_loss: GanLossConfig = dataclasses.field(default_factory=GanLossConfig)
     # The reference halves the discriminator objective to slow D relative to G.
     discriminator_loss_weight: float = 0.5
+    # null: each network's own initialization (the built-ins': N(0, 0.02), the reference's
+    # default); set, every generator and discriminator is initialized again this way.
+    init: Optional[InitConfig] = None
 
 
 @dataclasses.dataclass

@@ -51,6 +51,7 @@ def _ranges(config):
         ("optimizer.epsilon", optimizer.epsilon, POSITIVE),
         ("model.discriminator_loss_weight", model.discriminator_loss_weight, POSITIVE),
         ("model.gan_loss.weight", model.gan_loss.weight, WEIGHT),
+        ("model.init.gain", model.init.gain if model.init else None, POSITIVE),
         *((f"losses.{i}.weight", loss.weight, WEIGHT) for i, loss in enumerate(config.losses)),
         ("train.n_epochs", train.n_epochs, AT_LEAST_0),
         ("train.n_epochs_decay", train.n_epochs_decay, AT_LEAST_0),

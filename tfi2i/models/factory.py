@@ -11,6 +11,7 @@ from tfi2i import kernels, registry
 from tfi2i.config import CROPPING_MODES
 from tfi2i.errors import Tfi2iError, did_you_mean
 from tfi2i.models.base import ModelParts, WeightedLoss
+from tfi2i.nets import init as init_lib
 from tfi2i.schedules import EpochSchedule
 
 
@@ -41,11 +42,12 @@ def lookup(group, name, params, what, fixed=()):
     return factory
 
 
-def network_factory(group, part, what, image_size, fixed):
+def network_factory(group, part, what, image_size, fixed, init=None):
     builder = lookup(group, part.name, part.params, what, fixed)
 
     def make(*channels, name):
-        return builder(*channels, **{"image_size": image_size, **part.params, "name": name})
+        network = builder(*channels, **{"image_size": image_size, **part.params, "name": name})
+        return init_lib.initialize(network, init.type, init.gain) if init else network
 
     return make
 
@@ -68,11 +70,11 @@ def build_model(config, kernel_mode=None):
         output_nc=data.output_nc,
         make_generator=network_factory(
             "tfi2i.generators", model_config.generator, "model.generator", data.crop_size,
-            fixed=("input_nc", "output_nc", "name", "image_size"),
+            fixed=("input_nc", "output_nc", "name", "image_size"), init=model_config.init,
         ),
         make_discriminator=network_factory(
             "tfi2i.discriminators", model_config.discriminator, "model.discriminator", data.crop_size,
-            fixed=("input_nc", "name", "image_size"),
+            fixed=("input_nc", "name", "image_size"), init=model_config.init,
         ),
         gan_loss=construct("tfi2i.gan_losses", model_config.gan_loss.name, model_config.gan_loss.params,
                            "model.gan_loss"),
