@@ -6,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from tfi2i import config as config_lib
-from tfi2i.data import folders, pipeline
+from tfi2i.data import folders, images, pipeline
 from tfi2i.errors import Tfi2iError
 
 
@@ -223,3 +223,12 @@ def test_uncropped_modes_refuse_to_batch_mixed_sizes(tmp_path):
     folders.check_batchable([str(small), str(large)], "resize_and_crop", 4)
     with pytest.raises(Tfi2iError, match=r"large.png' is 32x8 but .*small.png' is 16x8, so preprocess 'none' cannot batch"):
         folders.check_batchable([str(small), str(large)], "none", 4)
+
+
+def test_jpegs_decode_to_the_pixels_pil_gives(tmp_path):
+    # The reference reads images with PIL; TensorFlow's default (fast) DCT differs by levels.
+    rng = np.random.default_rng(0)
+    smooth = np.cumsum(rng.integers(-3, 4, (96, 128, 3)), axis=1) % 256
+    path = str(tmp_path / "photo.jpg")
+    Image.fromarray(smooth.astype(np.uint8)).save(path, quality=75)
+    np.testing.assert_array_equal(images.decode(path, 3).numpy(), np.asarray(Image.open(path).convert("RGB")))

@@ -79,8 +79,17 @@ _eager_header_size = tf.function(header_size, input_signature=[tf.TensorSpec([],
 
 
 def decode_bytes(data, channels):
-    """An encoded PNG/JPEG/BMP/GIF (first frame) -> float32 [H, W, channels] in [0, 255]."""
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    """An encoded PNG/JPEG/BMP/GIF (first frame) -> float32 [H, W, channels] in [0, 255].
+
+    JPEGs are decoded with the accurate integer DCT, which gives PIL's pixels (the reference's
+    decoder) bit for bit; TensorFlow's default, the fast DCT, differs from them by 1.3 levels on
+    average (up to 23) and is 0.6 levels darker, measured over 20 CMP facades images."""
+    is_jpeg = tf.equal(tf.strings.substr(data, 0, 2), b"\xff\xd8")
+    image = tf.cond(
+        is_jpeg,
+        lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
+        lambda: tf.io.decode_image(data, channels=3, expand_animations=False),
+    )
     image = tf.cast(image, tf.float32)
     if channels == 1:
         image = tf.image.rgb_to_grayscale(image)
