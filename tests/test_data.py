@@ -94,6 +94,16 @@ def test_an_epoch_longer_than_the_data_reshuffles_every_pass(tmp_path):
     assert len({tuple(p) for p in passes}) > 1
 
 
+def test_serial_batches_take_the_files_in_order(tmp_path):
+    root = write_twin_pairs(str(tmp_path), count=5)
+    files = folders.find_paired(root, "aligned", "train")
+    data = data_config("data.preprocess=none", "data.flip=false", "data.serial_batches=true")
+    batches = list(pipeline.training_stream(files, data, 0, 1, epoch_steps=7, start_step=2).take(12))
+    originals = [np.asarray(Image.open(p), np.float32)[:, :40] / 127.5 - 1 for p in files.a_paths]
+    order = [next(i for i, o in enumerate(originals) if np.allclose(o, a[0], atol=1e-5)) for a, _ in batches]
+    assert order == [(2 + k) % 5 for k in range(12)]
+
+
 @pytest.mark.parametrize("mode, load, crop, expected", [
     ("resize_and_crop", 48, 32, (32, 32)),
     ("crop", 48, 16, (16, 16)),

@@ -86,6 +86,7 @@ class DataConfig:
     load_size: int = 286
     crop_size: int = 256
     flip: bool = True
+    serial_batches: bool = False  # take the files in order (the reference's --serial_batches)
     max_dataset_size: Optional[int] = None
     synthetic: SyntheticConfig = dataclasses.field(default_factory=SyntheticConfig)
 

@@ -85,14 +85,13 @@ def training_stream(files, data, seed, batch_size, epoch_steps=None, start_step=
 
     def epoch(e):
         first = e * length
-        seeds = tf.stack([tf.fill([length], tf.cast(seed, tf.int64)), first + tf.range(length, dtype=tf.int64)], 1)
-        if paired:
-            items = (_epoch_order(len(files), length, seed, e, 0),)
+        positions = first + tf.range(length, dtype=tf.int64)
+        seeds = tf.stack([tf.fill([length], tf.cast(seed, tf.int64)), positions], 1)
+        sizes = (len(files),) if paired else (len(files.a_paths), len(files.b_paths))
+        if data.serial_batches:  # the reference's --serial_batches: files in order, B by index too
+            items = tuple(positions % n for n in sizes)
         else:
-            items = (
-                _epoch_order(len(files.a_paths), length, seed, e, 0),
-                _epoch_order(len(files.b_paths), length, seed, e, 1),
-            )
+            items = tuple(_epoch_order(n, length, seed, e, stream) for stream, n in enumerate(sizes))
         return tf.data.Dataset.from_tensor_slices((*items, seeds))
 
     load = _paired_loader(files, data) if paired else _unpaired_loader(files, data)
