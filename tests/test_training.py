@@ -8,6 +8,8 @@ import tensorflow as tf
 
 from tfi2i.data import folders, pipeline
 from tfi2i.errors import Tfi2iError
+from tfi2i.run.checkpoints import saved_steps
+from tfi2i.run.restore import restore_model
 from tfi2i.training.assembly import assemble
 
 
@@ -129,3 +131,15 @@ def test_continuing_with_a_different_model_is_refused(tiny_config, tmp_path):
     logger = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epoch_logs.append(logs))
     assert longer.step == 8 and longer.fit(extra_callbacks=[logger]).step == 16
     assert len(epoch_logs) == 1 and {"val_l1", "val_d_total", "l1"} <= set(epoch_logs[0])
+
+
+def test_checkpoints_every_n_steps_and_of_kept_epochs_survive_pruning(tiny_config, tmp_path):
+    # 8 steps an epoch, 3 epochs: saves at 5, 8, 10, 15, 16, 20, 24; epoch 2's (16) is kept.
+    config = tiny_config("train.n_epochs=3", "train.n_epochs_decay=0", "train.save_every_steps=5",
+                         "train.keep_checkpoints=2", "train.keep_every_epochs=2")
+    run_dir = str(tmp_path / "run")
+    assert assemble(config, run_dir, log=lambda _: None).fit().step == 24
+    assert sorted(saved_steps(run_dir)) == [16, 20, 24]
+    left = sorted(name.split(".")[0] for name in os.listdir(os.path.join(run_dir, "checkpoints")) if "ckpt" in name)
+    assert set(left) == {"ckpt-16", "ckpt-20", "ckpt-24"}  # the pruned ones' files are gone
+    assert restore_model(run_dir, checkpoint="16")[2] == 16

@@ -113,7 +113,9 @@ class TrainConfig:
     lr_decay_epochs: int = 50  # step policy: multiply by 0.1 every this many epochs
     steps_per_epoch: Optional[int] = None  # default: every training example once per epoch
     save_every_epochs: int = 1
-    keep_checkpoints: int = 3
+    save_every_steps: Optional[int] = None  # also a checkpoint every N steps (--save_latest_freq, in steps)
+    keep_checkpoints: int = 3  # the newest N are kept ...
+    keep_every_epochs: Optional[int] = None  # ... and, never deleted, those of every N-th epoch
     sample_every_epochs: int = 1
     num_samples: int = 4
     log_every_steps: int = 50

@@ -57,6 +57,8 @@ def _ranges(config):
         ("train.n_epochs_decay", train.n_epochs_decay, AT_LEAST_0),
         ("train.lr_decay_epochs", train.lr_decay_epochs, AT_LEAST_1),
         ("train.steps_per_epoch", train.steps_per_epoch, AT_LEAST_1),
+        ("train.save_every_steps", train.save_every_steps, AT_LEAST_1),
+        ("train.keep_every_epochs", train.keep_every_epochs, AT_LEAST_1),
         ("train.val_steps", train.val_steps, AT_LEAST_0),
         ("train.num_samples", train.num_samples, AT_LEAST_1),
         *((f"train.{key}", getattr(train, key), AT_LEAST_1) for key in (

@@ -55,22 +55,44 @@ class RunCheckpoint:
     non-chief worker of a multi-worker cluster must take part in every save (the variables
     are read collectively) but writes its copy somewhere nobody reads."""
 
-    def __init__(self, directory, model, max_to_keep=3, save_directory=None):
+    def __init__(self, directory, model, max_to_keep=3, save_directory=None, keep_every_steps=None):
         self.model = model
         self.directory = directory
         self.max_to_keep = max_to_keep
+        self.keep_every_steps = keep_every_steps  # checkpoints at multiples of it are never deleted
         self.checkpoint = _layout(model, **model.optimizers)
-        self.restore_manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
+        self.restore_manager = self._manager()
         self.manager = self.restore_manager
         if save_directory:
             self.manager = tf.train.CheckpointManager(self.checkpoint, save_directory, max_to_keep=1)
+
+    def _manager(self):
+        # With kept checkpoints the manager deletes none, and `_prune` deletes the others.
+        keep = None if self.keep_every_steps else self.max_to_keep
+        return tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=keep)
 
     def save(self):
         """Writes a checkpoint numbered by the training step, unless that step is saved already."""
         step = self.model.trained_steps
         if self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{step}"):
             return self.manager.latest_checkpoint
-        return self.manager.save(checkpoint_number=step)
+        path = self.manager.save(checkpoint_number=step)
+        if self.keep_every_steps and self.manager is self.restore_manager:
+            self._prune()
+        return path
+
+    def _prune(self):
+        """Deletes all but the newest max_to_keep checkpoints and the kept ones."""
+        paths = list(self.restore_manager.checkpoints)
+        kept = {p for p in paths if int(p.rsplit("-", 1)[1]) % self.keep_every_steps == 0}
+        recent = [p for p in paths if p not in kept][-self.max_to_keep:]
+        doomed = [p for p in paths if p not in kept and p not in recent]
+        if doomed:
+            _rewrite_index(self.directory, doomed)
+            for prefix in doomed:
+                for file in glob.glob(glob.escape(prefix) + ".*"):
+                    os.remove(file)
+            self.restore_manager = self.manager = self._manager()
 
     def restore_latest(self, warn=print):
         """Restores the newest readable checkpoint; returns its path, or None for a fresh run.
@@ -87,8 +109,7 @@ class RunCheckpoint:
             if damaged and self.manager is self.restore_manager:  # only the run's writer moves its files
                 moved_to = set_aside(self.directory, damaged)
                 warn(f"warning: moved {len(damaged)} damaged checkpoint(s) to '{moved_to}'")
-                self.restore_manager = self.manager = tf.train.CheckpointManager(
-                    self.checkpoint, self.directory, max_to_keep=self.max_to_keep)
+                self.restore_manager = self.manager = self._manager()
             return path
         if self.restore_manager.checkpoints:
             # Starting afresh here would let the manager delete the old checkpoints.
@@ -102,8 +123,7 @@ class RunCheckpoint:
 def set_aside(checkpoint_dir, damaged):
     """Moves the files of the `damaged` checkpoints into checkpoint_dir/damaged/ (a name taken
     there gets a numbered suffix) and rewrites the index to list the others; returns the
-    folder. The index is replaced atomically, as TensorFlow's own saves do."""
-    state = tf.train.get_checkpoint_state(checkpoint_dir)
+    folder."""
     aside = os.path.join(checkpoint_dir, DAMAGED_DIR)
     os.makedirs(aside, exist_ok=True)
     for prefix in damaged:
@@ -114,7 +134,15 @@ def set_aside(checkpoint_dir, damaged):
                 target = os.path.join(aside, f"{os.path.basename(file)}.{n}")
                 n += 1
             os.replace(file, target)
-    kept = [(p, t) for p, t in zip(state.all_model_checkpoint_paths, _timestamps(state)) if p not in damaged]
+    _rewrite_index(checkpoint_dir, damaged)
+    return aside
+
+
+def _rewrite_index(checkpoint_dir, dropped):
+    """Rewrites the checkpoint index without the `dropped` checkpoints (atomically, as
+    TensorFlow's own saves do)."""
+    state = tf.train.get_checkpoint_state(checkpoint_dir)
+    kept = [(p, t) for p, t in zip(state.all_model_checkpoint_paths, _timestamps(state)) if p not in dropped]
     tf.compat.v1.train.update_checkpoint_state(  # the index writer TensorFlow 2 keeps under compat
         checkpoint_dir,
         model_checkpoint_path=kept[-1][0] if kept else "",
@@ -122,7 +150,6 @@ def set_aside(checkpoint_dir, damaged):
         all_model_checkpoint_timestamps=[t for _, t in kept] if state.all_model_checkpoint_timestamps else None,
         last_preserved_timestamp=state.last_preserved_timestamp,
     )
-    return aside
 
 
 def _timestamps(state):

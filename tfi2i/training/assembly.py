@@ -62,8 +62,9 @@ def assemble(config, run_dir, log=print):
 
     # A non-chief worker restores the run's checkpoints but saves its copies aside.
     aside = None if is_chief else tempfile.mkdtemp(prefix="tfi2i-worker-checkpoints-")
-    checkpoint = checkpoints.RunCheckpoint(
-        checkpoints.directory(run_dir), model, train.keep_checkpoints, save_directory=aside)
+    keep_every_steps = train.keep_every_epochs * data.steps_per_epoch if train.keep_every_epochs else None
+    checkpoint = checkpoints.RunCheckpoint(checkpoints.directory(run_dir), model, train.keep_checkpoints,
+                                           save_directory=aside, keep_every_steps=keep_every_steps)
     metric_pass = metric_pass_inputs(config, data.root, model.directions) if train.eval_every_epochs else None
     restored = checkpoint.restore_latest(warn=log)
     if restored:

@@ -23,6 +23,19 @@ class CheckpointEveryEpochs(keras.callbacks.Callback):
             self.run_checkpoint.save()
 
 
+class CheckpointEverySteps(keras.callbacks.Callback):
+    """A checkpoint every N training steps, besides the per-epoch ones."""
+
+    def __init__(self, run_checkpoint, every_steps):
+        super().__init__()
+        self.run_checkpoint = run_checkpoint
+        self.every_steps = every_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.model.trained_steps % self.every_steps == 0:
+            self.run_checkpoint.save()
+
+
 class StartupLog(keras.callbacks.Callback):
     """A `log(line)` that holds its lines until the first training step has ended (or
     `release()`), then passes them and every later line on to `write`. A run that fails
