@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tfi2i import kernels
 from tfi2i.kernels import selection
-from tfi2i.kernels.batch_norm import TunedBatchNormalization
+from tfi2i.kernels.batch_norm import BatchNormalization, TunedBatchNormalization
 from tfi2i.kernels.conv import TunedConv2D
 from tfi2i.kernels.instance_norm import TunedInstanceNormalization
 from tfi2i.kernels.adam import Adam
@@ -177,14 +177,13 @@ def test_reflection_padding_mirrors_the_border_as_tf_pad_does(padding, height, w
 
 @pytest.mark.parametrize("synchronized", [False, True])
 def test_batch_norm_training_pass_equals_keras(synchronized):
-    """The fused training pass gives Keras' outputs, gradients and moving statistics; at
-    inference both read the moving statistics."""
+    """The fused training pass gives Keras' outputs and gradients, and the stock set's moving
+    statistics (the variance unbiased, as torch's running_var); at inference both read them."""
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(2, 5, 6, 4)) * rng.uniform(0.1, 5, 4) + 1, tf.float32)
     ours = TunedBatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized,
                               gamma_initializer="random_normal", beta_initializer="random_normal")
-    expected = keras_twin(ours, keras.layers.BatchNormalization, x, momentum=0.9, epsilon=1e-5,
-                          synchronized=synchronized)
+    expected = keras_twin(ours, BatchNormalization, x, momentum=0.9, epsilon=1e-5, synchronized=synchronized)
     assert ours._fusable(x, None)
     # Gradients for x, gamma and beta.
     assert_same_output_and_gradients(ours, expected, x, output_atol=1e-6, gradient_atol=1e-5, training=True)
@@ -192,6 +191,8 @@ def test_batch_norm_training_pass_equals_keras(synchronized):
     assert np.abs(moving_mean).min() > 1e-3 and np.abs(moving_variance - 1).min() > 1e-3  # they moved
     np.testing.assert_allclose(moving_mean, expected.moving_mean.numpy(), rtol=1e-5)
     np.testing.assert_allclose(moving_variance, expected.moving_variance.numpy(), rtol=1e-5)
+    unbiased = x.numpy().reshape(-1, 4).var(axis=0, ddof=1)
+    np.testing.assert_allclose(moving_variance, 0.9 + 0.1 * unbiased, rtol=1e-5)
     np.testing.assert_allclose(ours(x, training=False), expected(x, training=False), atol=1e-6)
 
 
@@ -205,7 +206,7 @@ def built_layers(mode):
     return [layer for net in networks for layer in every_layer(net)]
 
 
-KERAS_LAYERS = {keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.BatchNormalization,
+KERAS_LAYERS = {keras.layers.Conv2D, keras.layers.Conv2DTranspose, BatchNormalization,
                 keras.layers.GroupNormalization, ReflectionPadding2D}
 TUNED_LAYERS = {TunedConv2D, TunedConv2DTranspose, TunedBatchNormalization, TunedInstanceNormalization,
                 TunedReflectionPadding2D}

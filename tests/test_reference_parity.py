@@ -113,6 +113,9 @@ def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path, update
     torch_g = ref.unet_generator(3, 3, 5, ngf=8, norm="batch", dropout=False)
     torch_d = ref.patchgan_discriminator(6, ndf=8, norm="batch")
     reference = ref.Pix2Pix(torch_g, torch_d)
+    for network in (model.generator, model.discriminator):
+        for layer in weighted_layers(network)[1]:  # moving variances from 0: the batches' part alone
+            layer.moving_variance.assign(np.zeros(layer.moving_variance.shape, np.float32))
     copy_weights(model.generator, torch_g)
     copy_weights(model.discriminator, torch_d)
 
@@ -129,5 +132,16 @@ def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path, update
         share = float(np.mean(differences < 2e-6))
         if agreeing:
             assert share >= agreeing, f"{keras_model.name}: {share:.3f} of the weights agree"
+            # G's moving variances too (started at 0 above; G's are what eval-mode inference
+            # reads, D's run over real and fake pairs in another order), which torch's
+            # running_var averages unbiased: a biased average is n / (n - 1) off, 4 / 3 at the
+            # 2 x 2 maps by the bottleneck.
+            if keras_model is model.discriminator:
+                continue
+            _, norms = weighted_layers(keras_model)
+            torch_norms = [m for m in torch_net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+            for layer, module in zip(norms, torch_norms, strict=True):
+                variance = layer.get_weights()[3]
+                np.testing.assert_allclose(variance, module.running_var.numpy(), rtol=0.03, err_msg=layer.name)
         elif keras_model is model.generator:
             assert share < 0.9, f"{keras_model.name}: {share:.3f} agree, so the test cannot tell this step apart"

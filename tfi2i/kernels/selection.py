@@ -1,7 +1,8 @@
 """`train.kernels`: which layer classes the networks are built from and which Adam trains them.
 
-    keras   stock Keras: Conv2D, Conv2DTranspose, BatchNormalization, GroupNormalization with a
-            group per channel (instance norm), tf.pad(mode="REFLECT"), keras.optimizers.Adam
+    keras   stock Keras: Conv2D, Conv2DTranspose, BatchNormalization (kernels.batch_norm: its
+            moving variance unbiased, as the reference's), GroupNormalization with a group per
+            channel (instance norm), tf.pad(mode="REFLECT"), keras.optimizers.Adam
             (kernels.adam.Adam: Keras' update, with the Adam paper's epsilon as an option)
     tuned   tfi2i's CPU-tuned twins of each (this package; every one documents where it was
             measured, all on the 2-core CPU reference machine) and FusedAdam
@@ -22,7 +23,7 @@ from keras import layers
 
 from tfi2i.config.schema import KERNEL_MODES
 from tfi2i.kernels.adam import Adam
-from tfi2i.kernels.batch_norm import TunedBatchNormalization
+from tfi2i.kernels.batch_norm import BatchNormalization, TunedBatchNormalization
 from tfi2i.kernels.conv import TunedConv2D
 from tfi2i.kernels.fused_adam import FusedAdam
 from tfi2i.kernels.instance_norm import TunedInstanceNormalization
@@ -47,7 +48,7 @@ def _group_per_channel(epsilon=1e-5, **kwargs):
     return layers.GroupNormalization(groups=-1, center=False, scale=False, epsilon=epsilon, **kwargs)
 
 
-KERAS = KernelSet("keras", layers.Conv2D, layers.Conv2DTranspose, layers.BatchNormalization, _group_per_channel,
+KERAS = KernelSet("keras", layers.Conv2D, layers.Conv2DTranspose, BatchNormalization, _group_per_channel,
                   ReflectionPadding2D, Adam)
 TUNED = KernelSet("tuned", TunedConv2D, TunedConv2DTranspose, TunedBatchNormalization, TunedInstanceNormalization,
                   TunedReflectionPadding2D, FusedAdam)
