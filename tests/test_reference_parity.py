@@ -85,11 +85,13 @@ def test_networks_compute_what_the_reference_computes(network, norm, kernel_mode
         np.testing.assert_allclose(actual, expected, atol=1e-5 * max(1.0, np.abs(expected).max()))
 
 
-@pytest.mark.parametrize("update_order, epsilon_form, agreeing", [
-    ("discriminator_first", "paper", 0.99),  # the defaults: the reference's step
-    ("joint", "paper", None),                # one forward pass for both players: not it
+@pytest.mark.parametrize("update_order, epsilon_form, agreeing, kernel_set", [
+    ("discriminator_first", "paper", 0.99, "keras"),  # the defaults: the reference's step
+    ("discriminator_first", "paper", 0.99, "tuned"),  # the same through the tuned kernels and FusedAdam
+    ("joint", "paper", None, "keras"),                # one forward pass for both players: not it
 ])
-def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path, update_order, epsilon_form, agreeing):
+def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path, update_order, epsilon_form, agreeing,
+                                                                 kernel_set):
     """Three training steps (D first, then G against the updated D; BCE, L1 x100, Adam as
     torch.optim.Adam) from the same weights on the same batches leave the same weights,
     dropout aside. Adam moves each weight by about lr = 2e-4 a step, whatever its gradient's
@@ -98,7 +100,7 @@ def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path, update
     keras.utils.set_random_seed(0)
     config = config_lib.load(None, [
         "model.generator.name=unet", "model.generator.params.ngf=8", "model.generator.params.dropout=false",
-        "model.discriminator.params.ndf=8", "data.crop_size=32", "train.kernels=keras",
+        "model.discriminator.params.ndf=8", "data.crop_size=32", f"train.kernels={kernel_set}",
         "train.lr_policy=constant", f"data.root={tmp_path}", f"model.params.update_order={update_order}",
         f"optimizer.epsilon_form={epsilon_form}",
     ])
@@ -120,8 +122,14 @@ def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path, update
     copy_weights(model.discriminator, torch_d)
 
     for real_a, real_b in batches:
-        model.train_step((real_a, real_b))
-        reference.train_step(*(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()) for x in (real_a, real_b)))
+        logs = model.train_step((real_a, real_b))
+        model.reset_metrics()  # each step's own values, not running means
+        theirs = reference.train_step(*(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()) for x in (real_a, real_b)))
+        if agreeing:
+            # Adam's first steps move each weight by about lr whatever its gradient's scale, so the
+            # weights alone would miss a loss scaled wrong: the loss values must agree too.
+            np.testing.assert_allclose([float(logs["g_gan"]), float(logs["l1"]), float(logs["d_gan"])],
+                                       [theirs["g_gan"], 100 * theirs["g_l1"], theirs["d"]], rtol=1e-4)
     for keras_model, torch_net in ((model.generator, torch_g), (model.discriminator, torch_d)):
         convs, _ = weighted_layers(keras_model)
         torch_convs = [m for m in torch_net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
