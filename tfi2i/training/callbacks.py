@@ -12,27 +12,21 @@ from tfi2i.nets.any_size import AnySizeTranslator
 from tfi2i.training import samples
 
 
-class CheckpointEveryEpochs(keras.callbacks.Callback):
-    def __init__(self, run_checkpoint, every_epochs):
+class Checkpoints(keras.callbacks.Callback):
+    """A checkpoint every N epochs, and also every M training steps when `every_steps` is set."""
+
+    def __init__(self, run_checkpoint, every_epochs, every_steps=None):
         super().__init__()
         self.run_checkpoint = run_checkpoint
         self.every_epochs = every_epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every_epochs == 0:
-            self.run_checkpoint.save()
-
-
-class CheckpointEverySteps(keras.callbacks.Callback):
-    """A checkpoint every N training steps, besides the per-epoch ones."""
-
-    def __init__(self, run_checkpoint, every_steps):
-        super().__init__()
-        self.run_checkpoint = run_checkpoint
         self.every_steps = every_steps
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.model.trained_steps % self.every_steps == 0:
+        if self.every_steps and self.model.trained_steps % self.every_steps == 0:
+            self.run_checkpoint.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_epochs == 0:
             self.run_checkpoint.save()
 
 

@@ -57,15 +57,10 @@ class Trainer:
     def total_steps(self):
         return self.total_epochs * self.steps_per_epoch
 
-    def _checkpoint_callbacks(self):
-        train = self.config.train
-        by_steps = [callbacks.CheckpointEverySteps(self.checkpoint, train.save_every_steps)] if train.save_every_steps else []
-        return [callbacks.CheckpointEveryEpochs(self.checkpoint, train.save_every_epochs), *by_steps]
-
     def _callbacks(self, stop):
         train = self.config.train
         if not self.is_chief:  # it saves with the chief (collectively), and writes nothing else
-            return [stop, *self._checkpoint_callbacks()]
+            return [stop, callbacks.Checkpoints(self.checkpoint, train.save_every_epochs, train.save_every_steps)]
         writer = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs"))
         sample_files = self.val_files or self.files
         sample_batch = next(iter(pipeline.evaluation_set(sample_files, self.config.data, train.num_samples, train.num_samples)))
@@ -73,7 +68,7 @@ class Trainer:
             stop,
             callbacks.ScalarLogger(writer, train.log_every_steps),
             callbacks.SampleGrids(sample_batch, os.path.join(self.run_dir, "samples"), writer, train.sample_every_epochs),
-            *self._checkpoint_callbacks(),
+            callbacks.Checkpoints(self.checkpoint, train.save_every_epochs, train.save_every_steps),
             *([callbacks.MetricPass(*self.metric_pass, "a2b", writer, train.eval_every_epochs, self.log)]
               if self.metric_pass else []),
         ]
