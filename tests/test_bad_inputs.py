@@ -274,6 +274,16 @@ def test_a_command_line_error_is_the_only_line_on_stderr(tmp_path):
     assert not os.path.exists(tmp_path / "run")
 
 
+def test_verbose_keeps_tensorflows_own_lines(tmp_path):
+    code, err = refused("--verbose", "train", "--config", os.path.join(os.path.dirname(__file__), os.pardir,
+                                                                      "configs", "pix2pix_facades.yaml"),
+                        "--set", f"data.root={tmp_path / 'missing'}", "--run-dir", str(tmp_path / "run"))
+    lines = err.splitlines()
+    assert code == 2 and lines[-1].startswith("error: dataset folder")
+    # TensorFlow's start-up lines (oneDNN's, at least, on x86 CPUs) come before it.
+    assert any(native_logs.is_native_log(line.encode()) for line in lines[:-1]), lines
+
+
 def test_a_run_that_fails_to_start_puts_the_signal_handlers_back(monkeypatch, paired_root, tmp_path):
     register_loss(monkeypatch, "raising", "RaisingLoss")
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)

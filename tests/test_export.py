@@ -12,7 +12,7 @@ from PIL import Image
 
 from tfi2i import config as config_lib
 from tfi2i.data import images
-from tfi2i.inference import export
+from tfi2i.inference import export, translators
 from tfi2i.errors import Tfi2iError
 from tests.images import as_png_levels, in_process, png_bytes, random_pixels
 
@@ -66,7 +66,7 @@ def test_tf_serving_layout_versions_and_metadata(runs, tmp_path):
     assert metadata == {
         "model": "cyclegan", "direction": "b2a", "input_channels": 3, "output_channels": 3, "size_multiple": 4,
         "smallest_size": 8,
-        "max_pixels": images.DEFAULT_MAX_PIXELS, "step": 2, "kernels": "tuned",
+        "max_pixels": images.DEFAULT_MAX_PIXELS, "step": 2, "kernels": "tuned", "inference_mode": "eval",
         "config_sha256": export.config_hash(config), "tfi2i_version": metadata["tfi2i_version"],
     }
     assert json.load(open(os.path.join(first, "assets", "tfi2i.json")))["kernels"] == "keras"
@@ -184,3 +184,26 @@ def test_image_size_is_read_from_every_formats_header(image_format):
     buffer = io.BytesIO()
     Image.fromarray(random_pixels(37, 300, 3)).save(buffer, format=image_format)
     np.testing.assert_array_equal(images.header_size(tf.constant(buffer.getvalue())), [37, 300])
+
+def test_exports_record_their_mode_and_run_it(runs, tmp_path):
+    """inference.mode in exports (see test_inference_mode.py)."""
+    run_dir, model = runs["pix2pix"]  # a batch-norm U-Net (at 32 px without dropout)
+    batch = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 3)).astype(np.float32)
+    base = str(tmp_path / "models")
+    paths = {mode: export.export(run_dir, base, mode=mode, name=f"m_{mode}") for mode in ("eval", "train")}
+    for mode, path in paths.items():
+        assert json.load(open(os.path.join(path, "assets", "tfi2i.json")))["inference_mode"] == mode
+    train, evaluated = translators.load(paths["train"]), translators.load(paths["eval"])
+    assert (train.mode, evaluated.mode) == ("train", "eval")
+    # Each image by its own statistics, as the generator in training mode on that image alone.
+    generator = model.translator("a2b")
+    before = [v.numpy().copy() for v in generator.variables]
+    alone = np.concatenate([generator(image[None], training=True).numpy() for image in batch])
+    for v, b in zip(generator.variables, before):
+        v.assign(b)  # training mode moved the moving statistics; put them back
+    np.testing.assert_allclose(train(batch).numpy(), alone, atol=1e-5)
+    np.testing.assert_allclose(evaluated(batch).numpy(), generator(batch, training=False).numpy(), atol=1e-5)
+    assert np.abs(train(batch).numpy() - evaluated(batch).numpy()).max() > 1e-2
+    with pytest.raises(Tfi2iError, match=r"runs in inference mode 'train', not 'eval'; drop --mode or export the run "
+                                         r"again with --mode eval"):
+        translators.load(paths["train"], mode="eval")

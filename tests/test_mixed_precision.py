@@ -4,6 +4,7 @@ import pytest
 
 from tests.conftest import TINY, TINY_CYCLEGAN, TINY_UNIT, EpochLogs
 from tfi2i import config as config_lib
+from tfi2i.errors import Tfi2iError
 from tfi2i.runtime import mixed_precision
 from tfi2i.kernels.fused_adam import FusedAdam
 from tfi2i.training.assembly import assemble
@@ -88,3 +89,11 @@ def test_jit_compile_on_a_cpu_is_advised_against(tiny_config, tmp_path):
     lines.clear()
     assemble(tiny_config(), str(tmp_path / "plain"), log=lines.append)
     assert not any("jit_compile" in line for line in lines)
+
+
+def test_jit_compile_under_multi_worker_without_gpus_is_refused_in_one_line(tiny_config, tmp_path):
+    # Refused before the strategy is built: this process never starts a cluster.
+    config = tiny_config("train.jit_compile=true", "distribute=multi_worker")
+    with pytest.raises(Tfi2iError, match=r"^train.jit_compile under distribute: multi_worker needs GPU workers \(XLA "
+                                         r"has no all-reduce between CPU workers\); set train.jit_compile=false$"):
+        assemble(config, str(tmp_path / "run"), log=lambda _: None)

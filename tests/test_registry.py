@@ -53,7 +53,7 @@ def test_builtins_are_registered_through_entry_points():
     found = {(e.group, e.name): e.distribution for e in registry.entries()}
     for key in [("tfi2i.models", "pix2pix"), ("tfi2i.generators", "unet_256"), ("tfi2i.generators", "resnet_9blocks"),
                 ("tfi2i.discriminators", "patchgan"), ("tfi2i.discriminators", "pixel"),
-                ("tfi2i.gan_losses", "vanilla"), ("tfi2i.gan_losses", "lsgan"), ("tfi2i.gan_losses", "wgangp"),
+                ("tfi2i.gan_losses", "vanilla"), ("tfi2i.gan_losses", "lsgan"), ("tfi2i.gan_losses", "wgan"), ("tfi2i.gan_losses", "wgangp"),
                 ("tfi2i.gan_losses", "hinge"), ("tfi2i.losses", "l1"), ("tfi2i.losses", "l2"), ("tfi2i.losses", "mixed")]:
         assert found[key] == "tfi2i"
 
@@ -64,7 +64,7 @@ def test_unknown_name_lists_what_exists():
     message = str(error.value)
     assert "\n" not in message
     assert "unknown GAN loss 'lsgann' (did you mean 'lsgan'?)" in message
-    assert "hinge, lsgan, vanilla, wgangp" in message
+    assert "hinge, lsgan, vanilla, wgan, wgangp" in message
 
 
 def test_third_party_plugin_is_discovered_and_trains(plugin_site, tiny_config):

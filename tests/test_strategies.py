@@ -14,6 +14,9 @@ MODELS = {
     "pix2pix": ("paired_root", ["model.generator.params.dropout=false"]),
     "cyclegan": ("unpaired_root", TINY_CYCLEGAN),
     "unit": ("unpaired_root", TINY_UNIT),
+    # WGAN's clip (a constraint the optimizer applies) and two D updates a step, on 2 replicas.
+    "pix2pix_wgan": ("paired_root", ["model.generator.params.dropout=false",
+                                     "model.gan_loss={name: wgan, params: {clip: 0.01}}", "model.n_critic=2"]),
 }
 
 

@@ -1,3 +1,4 @@
+import json
 import os
 
 import numpy as np
@@ -188,3 +189,21 @@ def test_a_one_channel_model_reads_images_as_grayscale(inputs, tmp_path):
     for name, pixels in images.items():
         written = read_png(str(tmp_path / "out" / (os.path.splitext(name)[0] + ".png")))
         np.testing.assert_array_equal(written, np.round(grayscale(pixels)))
+
+
+def test_translate_and_evaluate_take_mode_and_num_test(runs, inputs, tmp_path):
+    run_dir, _ = runs["pix2pix"]
+    folder, _ = inputs
+    result = CliRunner().invoke(cli, ["translate", "--model", run_dir, folder, "--out", str(tmp_path / "out"),
+                                      "--num-test", "2", "--mode", "train"])
+    assert result.exit_code == 0, result.output
+    assert "(step 2, train mode)" in result.output
+    written = [n for _, _, names in os.walk(tmp_path / "out") for n in names]
+    assert sorted(written) == ["a.png", "b.png"]  # the first two, in the plan's order
+
+    json_path = str(tmp_path / "scores.json")
+    result = CliRunner().invoke(cli, ["evaluate", "--model", run_dir, "--split", "val", "--metrics", "l1",
+                                      "--num-test", "1", "--mode", "train", "--out", json_path])
+    assert result.exit_code == 0, result.output
+    record = json.load(open(json_path))
+    assert (record["images"], record["inference_mode"]) == (1, "train")

@@ -3,6 +3,7 @@
 import os
 import sys
 
+USER_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")  # the user's own setting is kept
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
 import click  # noqa: E402
@@ -12,6 +13,14 @@ from tfi2i.errors import Tfi2iError, user_error  # noqa: E402
 from tfi2i.runtime import native_logs  # noqa: E402
 
 MAX_PIXELS = 4096 * 4096  # images.DEFAULT_MAX_PIXELS, spelled out: importing it loads TensorFlow
+
+
+MODE_OPTION = click.option(
+    "--mode", type=click.Choice(["eval", "train"]),
+    help="For a run: how the generator runs [default: the run's inference.mode]. eval: dropout off, moving "
+         "statistics; train: dropout on, each image's own statistics (the reference's default test).")
+NUM_TEST_OPTION = click.option("--num-test", type=click.IntRange(min=1),
+                               help="Only the first N images (the reference's --num_test) [default: all].")
 
 
 def check_checkpoint(checkpoint):
@@ -38,8 +47,22 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="tfi2i")
-def cli():
+@click.option("--verbose", is_flag=True,
+              help="Keep TensorFlow's own log lines (its C++ start-up lines, grappler) on stderr.")
+def cli(verbose):
     """tfi2i: image-to-image translation (pix2pix, CycleGAN, UNIT) for TensorFlow 2 / Keras 3."""
+    # main() acts on --verbose: the log filter and level must be set before TensorFlow loads,
+    # and only for the command line (never in a process that calls `cli` as a library).
+
+
+def asks_for_verbose(argv):
+    """Whether --verbose comes before the command's name in `argv` (the arguments)."""
+    for arg in argv:
+        if arg == "--verbose":
+            return True
+        if not arg.startswith("-"):
+            return False
+    return False
 
 
 @cli.command()
@@ -119,12 +142,13 @@ def synth(kind, out, count, size, seed):
               help="Larger input images are refused before decoding.")
 @click.option("--kernels", type=click.Choice(["keras", "tuned"]), default="keras", show_default=True,
               help="Layers the graph is built of: stock Keras, or the CPU-tuned ones (for serving on CPUs).")
-def export_command(run_dir, base, direction, version, checkpoint, name, max_pixels, kernels):
+@MODE_OPTION
+def export_command(run_dir, base, direction, version, checkpoint, name, max_pixels, kernels, mode):
     """Export one direction of a trained run as a SavedModel that TF Serving loads."""
     from tfi2i.inference import export
 
     check_checkpoint(checkpoint)
-    path = export.export(run_dir, base, direction, version, checkpoint, name, max_pixels, kernels)
+    path = export.export(run_dir, base, direction, version, checkpoint, name, max_pixels, kernels, mode)
     click.echo(f"exported {direction} to {path}")
 
 
@@ -141,15 +165,17 @@ def export_command(run_dir, base, direction, version, checkpoint, name, max_pixe
               help="Images of one size translated together.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True,
               help="Larger input images are skipped before decoding.")
-def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_size, max_pixels):
+@MODE_OPTION
+@NUM_TEST_OPTION
+def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_size, max_pixels, mode, num_test):
     """Translate image files or folders (INPUTS) with an exported or trained model."""
     from tfi2i.inference import translate_files, translators
 
     check_checkpoint(checkpoint)
-    jobs = translate_files.plan(inputs, out_dir)
-    translator = translators.load(model_path, direction, checkpoint)
+    jobs = translate_files.plan(inputs, out_dir)[:num_test]
+    translator = translators.load(model_path, direction, checkpoint, mode)
     click.echo(f"translating {len(jobs)} images {translator.direction} with {translator.source} "
-               f"(step {translator.step})", err=True)
+               f"(step {translator.step}, {translator.mode} mode)", err=True)
     with click.progressbar(length=len(jobs), label="translating", file=sys.stderr) as bar:
         outcome = translate_files.translate(
             translator, jobs, batch_size, max_pixels, on_done=bar.update,
@@ -189,9 +215,11 @@ def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_
               help="Larger images are refused before decoding.")
 @click.option("--out", "json_path", type=click.Path(dir_okay=False),
               help="JSON file [default: RUN_DIR/evaluation/ or beside the export's versions].")
+@MODE_OPTION
+@NUM_TEST_OPTION
 def evaluate_command(model_path, data_root, split, direction, checkpoint, real_dir, fake_dir, metrics,
                      extractor_name, weights, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size, max_pixels,
-                     json_path):
+                     json_path, mode, num_test):
     """Score a model's translations of a dataset split, or a folder of translations (--real/--fake)."""
     from tfi2i.evaluation import scoring as scoring_lib
     from tfi2i.inference import evaluate
@@ -199,6 +227,8 @@ def evaluate_command(model_path, data_root, split, direction, checkpoint, real_d
     folders_given = real_dir is not None or fake_dir is not None
     if folders_given == (model_path is not None) or (folders_given and not (real_dir and fake_dir)):
         raise Tfi2iError("give either --model (with --data) or both --real and --fake")
+    if folders_given and (mode or num_test):
+        raise Tfi2iError("--mode and --num-test choose how --model translates; drop them when scoring two folders")
     check_checkpoint(checkpoint)
     names = scoring_lib.check_metrics([m.strip() for m in metrics.split(",") if m.strip()] if metrics else None)
     scoring = scoring_lib.Scoring(names, None, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size, max_pixels)
@@ -209,7 +239,8 @@ def evaluate_command(model_path, data_root, split, direction, checkpoint, real_d
     features = {"extractor_name": extractor_name, "weights": weights}
     if model_path:
         record, default_path = evaluate.evaluate_model(
-            model_path, scoring, data_root, direction, split, checkpoint, progress, **features)
+            model_path, scoring, data_root, direction, split, checkpoint, progress, **features, mode=mode,
+            num_test=num_test)
     else:
         record, default_path = evaluate.evaluate_folders(real_dir, fake_dir, scoring, progress, **features), None
     click.echo(scoring_lib.format_table(record["metrics"]))
@@ -242,7 +273,12 @@ def plugins():
 
 
 def main():
-    native_logs.filter_stderr()  # before TensorFlow is first imported
+    # Before TensorFlow is first imported.
+    if asks_for_verbose(sys.argv[1:]):
+        if USER_LOG_LEVEL is None:
+            del os.environ["TF_CPP_MIN_LOG_LEVEL"]  # TensorFlow's own default: every line
+    else:
+        native_logs.filter_stderr()
     try:
         cli()
     except KeyboardInterrupt:

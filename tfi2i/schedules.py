@@ -1,6 +1,7 @@
 """Learning-rate schedules that change once per epoch, as in the reference implementation.
 
-They read the optimizer's step count, so a restored optimizer resumes the schedule exactly.
+EpochSchedule reads the optimizer's step count and the plateau's state is checkpointed, so a
+restored optimizer resumes its schedule exactly.
 """
 
 import math
@@ -51,3 +52,66 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "n_epochs_decay": self.n_epochs_decay,
             "decay_epochs": self.decay_epochs,
         }
+
+
+class LearningRatePlateau(tf.Module):
+    """The state of the reference's `--lr_policy plateau` (torch's ReduceLROnPlateau with
+    threshold_mode 'rel'): after more than `patience` epochs in which the monitored value
+    did not improve on the best by `threshold` (relative), the learning rates are multiplied by
+    `factor`, down to `min_lr`. Its variables live in the run's checkpoints (through each
+    optimizer's PlateauSchedule), so a resumed run goes on counting where it stopped.
+
+    Keras' ReduceLROnPlateau callback sets one optimizer's rate, with an absolute min_delta, and
+    starts counting again on resume; tfi2i has two optimizers and resumes exactly.
+    """
+
+    def __init__(self, initial_lr, factor=0.2, patience=5, threshold=0.01, mode="min", min_lr=0.0):
+        super().__init__(name="lr_plateau")
+        self.initial_lr = float(initial_lr)
+        self.factor, self.patience, self.threshold = float(factor), int(patience), float(threshold)
+        self.mode, self.min_lr = mode, float(min_lr)
+        self.scale = tf.Variable(1.0, trainable=False, name="scale")
+        self.best = tf.Variable(math.inf if mode == "min" else -math.inf, trainable=False, name="best")
+        self.bad_epochs = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_epochs")
+
+    @property
+    def learning_rate(self):
+        return self.initial_lr * float(self.scale.numpy())
+
+    def _improves(self, value):
+        best = float(self.best.numpy())
+        if self.mode == "min":
+            return value < best * (1.0 - self.threshold)
+        return value > best * (1.0 + self.threshold)
+
+    def observe(self, value):
+        """Counts one epoch's monitored value; returns whether the learning rate was lowered."""
+        if self._improves(value):
+            self.best.assign(value)
+            self.bad_epochs.assign(0)
+            return False
+        self.bad_epochs.assign_add(1)
+        if int(self.bad_epochs.numpy()) <= self.patience:
+            return False
+        self.bad_epochs.assign(0)
+        lowered = max(self.learning_rate * self.factor, self.min_lr)
+        if self.learning_rate - lowered <= 1e-8 * self.initial_lr:
+            return False
+        self.scale.assign(lowered / self.initial_lr)
+        return True
+
+
+class PlateauSchedule(tf.Module, keras.optimizers.schedules.LearningRateSchedule):
+    """The plateau's current learning rate, whatever the step."""
+
+    def __init__(self, plateau):
+        super().__init__(name="plateau_schedule")
+        self.plateau = plateau
+
+    def __call__(self, step):
+        return self.plateau.initial_lr * self.plateau.scale
+
+    def get_config(self):
+        return {"initial_lr": self.plateau.initial_lr, "factor": self.plateau.factor,
+                "patience": self.plateau.patience, "threshold": self.plateau.threshold,
+                "mode": self.plateau.mode, "min_lr": self.plateau.min_lr}

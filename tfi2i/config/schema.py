@@ -58,6 +58,8 @@ class ModelConfig:
     gan_loss: GanLossConfig = dataclasses.field(default_factory=GanLossConfig)
     # The reference halves the discriminator objective to slow D relative to G.
     discriminator_loss_weight: float = 0.5
+    # Discriminator updates per generator update, each on the step's batch (WGAN's n_critic: 5).
+    n_critic: int = 1
     # null: each network's own initialization (the built-ins': N(0, 0.02), the reference's
     # default); set, every generator and discriminator is initialized again this way.
     init: Optional[InitConfig] = None
@@ -103,14 +105,29 @@ class OptimizerConfig:
 
 
 @dataclasses.dataclass
+class PlateauConfig:
+    """train.lr_policy: plateau (the reference's --lr_policy plateau and its settings)."""
+
+    # A logged value: a loss (g_total, d_total, g_l1, ...), val_<loss> with train.val_steps,
+    # eval/<metric> with train.eval_every_epochs.
+    monitor: str = "g_total"
+    mode: Literal["min", "max"] = "min"
+    factor: float = 0.2
+    patience: int = 5  # epochs without improvement before the rates are lowered
+    threshold: float = 0.01  # relative: better than best * (1 - threshold) ('min') counts
+    min_lr: float = 0.0
+
+
+@dataclasses.dataclass
 class TrainConfig:
     batch_size: int = 1
     seed: int = 0
     # Epochs at the initial learning rate, then epochs of decay (reference: 100 + 100).
     n_epochs: int = 100
     n_epochs_decay: int = 100
-    lr_policy: Literal["linear", "step", "cosine", "constant"] = "linear"
+    lr_policy: Literal["linear", "step", "cosine", "constant", "plateau"] = "linear"
     lr_decay_epochs: int = 50  # step policy: multiply by 0.1 every this many epochs
+    plateau: PlateauConfig = dataclasses.field(default_factory=PlateauConfig)
     steps_per_epoch: Optional[int] = None  # default: every training example once per epoch
     save_every_epochs: int = 1
     save_every_steps: Optional[int] = None  # also a checkpoint every N steps (--save_latest_freq, in steps)
@@ -140,6 +157,15 @@ class TrainConfig:
 
 
 @dataclasses.dataclass
+class InferenceConfig:
+    """How generators run at test time (tfi2i.nets.test_time): in samples, the metric pass,
+    translate, evaluate and export. eval: dropout off, moving statistics (the reference's
+    --eval); train: dropout on, each image's own statistics (the reference's default test)."""
+
+    mode: Literal["eval", "train"] = "eval"
+
+
+@dataclasses.dataclass
 class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
@@ -148,6 +174,7 @@ class Config:
     )
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    inference: InferenceConfig = dataclasses.field(default_factory=InferenceConfig)
     distribute: Literal["none", "mirrored", "multi_worker"] = "none"
 
 

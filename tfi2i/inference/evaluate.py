@@ -14,14 +14,15 @@ WITHOUT_FEATURES = "or score without features: --metrics {metrics}"
 
 
 def evaluate_model(model_path, scoring, data_root=None, direction=None, split="test", checkpoint="latest",
-                   progress=scoring_lib.silent, extractor_name="inception_v3", weights=None):
-    """(record, default JSON path) of a model's translations of a split.
+                   progress=scoring_lib.silent, extractor_name="inception_v3", weights=None, mode=None, num_test=None):
+    """(record, default JSON path) of a model's translations of a split (its first `num_test`
+    images when given), run in inference `mode` (translators.load).
 
     `progress(label, length)` is a context manager giving an object with `update(n)`; the
     feature extractor `extractor_name` (with `weights`) is built if the metrics need one and
     `scoring` has none.
     """
-    translator = translators.load(model_path, direction, checkpoint)
+    translator = translators.load(model_path, direction, checkpoint, mode)
     config = translator.config
     if data_root is None:
         if config is None:
@@ -29,17 +30,20 @@ def evaluate_model(model_path, scoring, data_root=None, direction=None, split="t
         data_root = config.data.root or os.path.join(model_path, "data")
     reverse = (translator.direction == "b2a") != (config is not None and config.data.direction == "b2a")
     images = image_sets.from_split(data_root, split, reverse)
+    if num_test:
+        images = images.head(num_test)
     other = "b2a" if translator.direction == "a2b" else "a2b"
     two_way = config is not None and other in translators.directions(config)
     scoring = scoring_lib.plan(scoring, images, two_way, split, extractor_name=extractor_name, weights=weights,
                                hint=WITHOUT_FEATURES)
-    back = translators.load(model_path, other, checkpoint) if "cycle_l1" in scoring.metrics else None
+    back = translators.load(model_path, other, checkpoint, mode) if "cycle_l1" in scoring.metrics else None
     results = scoring_lib.score_translator(translator, back, images, scoring, progress)
 
     record = {
         "model": translator.source,
         "direction": translator.direction,
         "step": translator.step,
+        "inference_mode": translator.mode,
         "data": data_root,
         "split": split,
         "images": len(images.sources),
@@ -51,7 +55,8 @@ def evaluate_model(model_path, scoring, data_root=None, direction=None, split="t
 
 def default_json_path(model_path, translator, split):
     """Beside the run (RUN_DIR/evaluation/) or beside the export's versions (BASE/NAME/evaluation/)."""
-    name = f"{split}_{translator.direction}_step{translator.step}.json"
+    mode = "_train_mode" if translator.mode == "train" else ""
+    name = f"{split}_{translator.direction}_step{translator.step}{mode}.json"
     if translator.config is not None:
         return os.path.join(model_path, "evaluation", name)
     version_dir = os.path.dirname(translator.source.rstrip(os.sep))

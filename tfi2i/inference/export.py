@@ -35,12 +35,13 @@ def config_hash(config):
     return hashlib.sha256(config_lib.to_yaml(config).encode("utf-8")).hexdigest()
 
 
-def build_archive(network, max_pixels):
-    """(the ExportArchive with both signatures around a translator network, its AnySizeTranslator)."""
-    any_size = AnySizeTranslator(network)
+def build_archive(network, max_pixels, mode="eval"):
+    """(the ExportArchive with both signatures around a translator network run in inference
+    `mode`, its AnySizeTranslator)."""
+    any_size = AnySizeTranslator(network, mode)
     channels = any_size.input_channels
     archive = keras.export.ExportArchive()
-    archive.track(network)
+    archive.track(any_size.network)
 
     def translate(image):
         return {"image": any_size.translate(image)}
@@ -57,13 +58,15 @@ def build_archive(network, max_pixels):
 
 
 def export(run_dir, base, direction="a2b", version=None, checkpoint="latest", name=None,
-           max_pixels=images.DEFAULT_MAX_PIXELS, kernels="keras"):
+           max_pixels=images.DEFAULT_MAX_PIXELS, kernels="keras", mode=None):
     """Writes BASE/<name>/<version>/ and returns that path.
 
     The networks are built of `kernels`' layers whatever kernels trained the run (the
     checkpoint fits either set, tfi2i.kernels): by default stock Keras, so the SavedModel holds
-    standard ops that any TF Serving device runs with its own kernels."""
+    standard ops that any TF Serving device runs with its own kernels. They run in inference
+    `mode` (default: the run's inference.mode), which the metadata records."""
     config, model, step = restore_model(run_dir, checkpoint, kernel_mode=kernels)
+    mode = mode or config.inference.mode
     network = model.translator(direction)
     name = name or f"{os.path.basename(os.path.normpath(run_dir))}_{direction}"
     model_dir = os.path.join(base, name)
@@ -72,7 +75,7 @@ def export(run_dir, base, direction="a2b", version=None, checkpoint="latest", na
     if os.path.exists(path):
         raise Tfi2iError(f"'{path}' exists already; leave out --version to take the next free one")
 
-    archive, any_size = build_archive(network, max_pixels)
+    archive, any_size = build_archive(network, max_pixels, mode)
     # Written beside and renamed into place, so TF Serving, which watches the folder, never
     # loads a half-written version.
     partial = os.path.join(model_dir, f".partial-{version}")
@@ -88,6 +91,7 @@ def export(run_dir, base, direction="a2b", version=None, checkpoint="latest", na
         "max_pixels": max_pixels,
         "step": step,
         "kernels": kernels,
+        "inference_mode": mode,
         "config_sha256": config_hash(config),
         "tfi2i_version": __version__,
     }

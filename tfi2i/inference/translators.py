@@ -29,6 +29,7 @@ class LoadedTranslator:
     source: str  # what was loaded: the export's version folder, or the run directory
     step: int = None  # the training step of the weights, where known
     config: object = None  # the run's Config; None for an export
+    mode: str = "eval"  # the inference mode it runs in (tfi2i.nets.test_time)
 
     def __call__(self, images):
         return self.translate(tf.convert_to_tensor(images, tf.float32))
@@ -40,7 +41,7 @@ def _latest_version(model_dir):
     return os.path.join(model_dir, str(max(versions))) if versions else None
 
 
-def _from_export(path, direction):
+def _from_export(path, direction, mode):
     try:
         loaded = tf.saved_model.load(path)
     except Exception as error:  # a damaged or foreign file fails in many ways (OSError, DecodeError, ...)
@@ -62,6 +63,13 @@ def _from_export(path, direction):
             f"the export '{path}' translates {exported_direction}, not {direction}; "
             f"drop --direction or export the {direction} direction of the run"
         )
+    # Exports from before the mode was recorded ran in eval mode.
+    exported_mode = metadata.get("inference_mode", "eval")
+    if mode and mode != exported_mode:
+        raise Tfi2iError(
+            f"the export '{path}' runs in inference mode '{exported_mode}', not '{mode}'; drop --mode or "
+            f"export the run again with --mode {mode}"
+        )
     input_channels = signature.structured_input_signature[1]["image"].shape[-1]
     output_channels = signature.structured_outputs["image"].shape[-1]
 
@@ -69,16 +77,18 @@ def _from_export(path, direction):
         # `loaded` stays referenced here: a signature alone does not keep the variables alive.
         return loaded.signatures["translate"](image=images)["image"]
 
-    return LoadedTranslator(translate, exported_direction, input_channels, output_channels, path, metadata.get("step"))
+    return LoadedTranslator(translate, exported_direction, input_channels, output_channels, path, metadata.get("step"),
+                            mode=exported_mode)
 
 
-def _from_run(run_dir, direction, checkpoint):
+def _from_run(run_dir, direction, checkpoint, mode):
     direction = direction or "a2b"
     # The kernels that suit this machine: the checkpoint fits either set.
     config, model, step = restore_model(run_dir, checkpoint, kernel_mode="auto")
-    translator = AnySizeTranslator(model.translator(direction))
+    mode = mode or config.inference.mode
+    translator = AnySizeTranslator(model.translator(direction), mode)
     return LoadedTranslator(translator, direction, translator.input_channels, translator.output_channels, run_dir,
-                            step, config)
+                            step, config, mode)
 
 
 def directions(config):
@@ -86,9 +96,10 @@ def directions(config):
     return registry.load("tfi2i.models", config.model.name).directions
 
 
-def load(path, direction=None, checkpoint="latest"):
+def load(path, direction=None, checkpoint="latest", mode=None):
     """The translator at `path`: an export version folder (holding saved_model.pb), an export's
-    model folder (its highest version is taken), or a training run directory."""
+    model folder (its highest version is taken), or a training run directory; run in
+    inference `mode` (a run's default: its inference.mode; an export runs its own)."""
     if not os.path.isdir(path):
         raise Tfi2iError(f"model '{path}' does not exist; give an export folder or a run directory")
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
@@ -98,9 +109,9 @@ def load(path, direction=None, checkpoint="latest"):
     if export_path:
         if checkpoint != "latest":
             raise Tfi2iError(f"--checkpoint picks a checkpoint of a run, but '{path}' is an export; drop it")
-        return _from_export(export_path, direction)
+        return _from_export(export_path, direction, mode)
     if run_directory.is_run(path):
-        return _from_run(path, direction, checkpoint)
+        return _from_run(path, direction, checkpoint, mode)
     raise Tfi2iError(
         f"'{path}' is neither an export (no saved_model.pb, no version folders) nor a run (no "
         f"{run_directory.CONFIG_FILE}); give the folder tfi2i export or tfi2i train wrote"

@@ -4,6 +4,7 @@ Each reads discriminator logits of any shape ([batch, h, w, 1] for a PatchGAN) a
 returns one value per example: the mean over that example's patches.
 """
 
+import keras
 import tensorflow as tf
 
 from tfi2i.runtime import replica_random
@@ -11,9 +12,16 @@ from tfi2i.losses.translation import per_example_mean
 
 
 class GANLoss:
-    """Base class: generator and discriminator terms, and an optional gradient penalty."""
+    """Base class: generator and discriminator terms, an optional gradient penalty, and an
+    optional constraint on the discriminator's weights.
+
+    `discriminator_constraint`, when not None, is a Keras constraint (a callable on a
+    variable's value) that the optimizer applies to every discriminator variable after each
+    of its updates.
+    """
 
     has_penalty = False
+    discriminator_constraint = None
 
     def generator(self, fake_logits):
         raise NotImplementedError
@@ -61,22 +69,53 @@ class HingeGANLoss(GANLoss):
         return per_example_mean(tf.nn.relu(1.0 - real_logits)) + per_example_mean(tf.nn.relu(1.0 + fake_logits))
 
 
-class WGANGPLoss(GANLoss):
-    """Wasserstein loss with gradient penalty (Gulrajani et al.): lambda (||grad D(x_hat)|| - 1)^2.
+class ClipWeights(keras.constraints.Constraint):
+    """Clips every value to [-clip, clip]."""
 
-    x_hat mixes real and fake with one uniform weight per example, as in the paper.
-    """
+    def __init__(self, clip):
+        self.clip = float(clip)
 
-    has_penalty = True
+    def __call__(self, w):
+        return keras.ops.clip(w, -self.clip, self.clip)
 
-    def __init__(self, gp_weight=10.0):
-        self.gp_weight = float(gp_weight)
+    def get_config(self):
+        return {"clip": self.clip}
+
+
+class WassersteinLoss(GANLoss):
+    """The critic's estimate of the Wasserstein distance: D maximizes D(real) - D(fake)."""
 
     def generator(self, fake_logits):
         return -per_example_mean(fake_logits)
 
     def discriminator(self, real_logits, fake_logits):
         return per_example_mean(fake_logits) - per_example_mean(real_logits)
+
+
+class WGANLoss(WassersteinLoss):
+    """WGAN with weight clipping (Arjovsky et al.): after every discriminator update each of
+    its weights is clipped to [-clip, clip] (the paper: clip 0.01, with `model.n_critic: 5`
+    discriminator updates per generator update)."""
+
+    def __init__(self, clip=0.01):
+        if not clip > 0:
+            raise ValueError(f"clip must be greater than 0, not {clip}")
+        self.clip = float(clip)
+        self.discriminator_constraint = ClipWeights(self.clip)
+
+
+class WGANGPLoss(WassersteinLoss):
+    """Wasserstein loss with gradient penalty (Gulrajani et al.): lambda (||grad D(x_hat)|| - 1)^2.
+
+    x_hat mixes real and fake with one uniform weight per example, as in the paper. The
+    models scale the penalty with the rest of D's objective (model.discriminator_loss_weight),
+    so it weighs gp_weight against the Wasserstein term, as in the paper, whatever that weight.
+    """
+
+    has_penalty = True
+
+    def __init__(self, gp_weight=10.0):
+        self.gp_weight = float(gp_weight)
 
     def penalty(self, discriminator, real, fake, seed):
         batch = tf.shape(real)[0]

@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
+from tfi2i.nets import test_time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,9 +64,11 @@ class ModelParts:
     gan_weight: float = 1.0
     losses: tuple = ()
     discriminator_loss_weight: float = 0.5
+    n_critic: int = 1  # discriminator updates per generator update
     seed: int = 0
     # Side of the square training images, or None when preprocessing keeps each image's size.
     image_size: Optional[int] = None
+    inference_mode: str = "eval"  # how sample grids run the networks (tfi2i.nets.test_time)
 
 
 class TranslationModel(keras.Model):
@@ -75,7 +78,8 @@ class TranslationModel(keras.Model):
     `generator_variables` / `discriminator_variables` of each player and
     `loss_terms(real_a, real_b, training)`, which returns both players' per-example terms;
     `train_step` (both players from one forward pass) and `test_step` are shared, and a model
-    that updates its players in turn (UNIT) overrides `train_step`. Losses are reduced over the GLOBAL batch
+    that updates its players in turn (UNIT) overrides `train_step`. Every train step updates D
+    `n_critic` times (WGAN's critic iterations, on the step's batch) and G once. Losses are reduced over the GLOBAL batch
     (`tf.nn.compute_average_loss`), so the gradients are right under any tf.distribute strategy.
     """
 
@@ -89,6 +93,9 @@ class TranslationModel(keras.Model):
         self.gan_weight = parts.gan_weight
         self.translation_losses = tuple(parts.losses)
         self.discriminator_loss_weight = parts.discriminator_loss_weight
+        self.n_critic = parts.n_critic
+        self.inference_mode = parts.inference_mode
+        self.test_time_networks = test_time.TestTimeNetworks(parts.inference_mode)
         self.seed_generator = keras.random.SeedGenerator(parts.seed)
         self._check_losses()
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names()}
@@ -153,6 +160,10 @@ class TranslationModel(keras.Model):
         what is exported and served."""
         raise NotImplementedError
 
+    def infer(self, network, images):
+        """`network` on `images` as the config's inference mode runs it (for the sample grids)."""
+        return self.test_time_networks(network)(images, training=False)
+
     def check_direction(self, direction):
         if direction not in self.directions:
             raise Tfi2iError(
@@ -177,9 +188,15 @@ class TranslationModel(keras.Model):
         self.discriminator_optimizer = discriminator_optimizer
 
     def build_optimizers(self):
-        """Creates the optimizer slots now: under a strategy they must exist before fit."""
+        """Creates the optimizer slots now (under a strategy they must exist before fit), and
+        hands D's weights the GAN loss's constraint, which the optimizer applies after each
+        update (WGAN's clip)."""
         self.generator_optimizer.build(self.generator_variables)
         self.discriminator_optimizer.build(self.discriminator_variables)
+        constraint = getattr(self.gan_loss, "discriminator_constraint", None)
+        if constraint is not None:
+            for variable in self.discriminator_variables:
+                variable.constraint = constraint
 
     @property
     def optimizers(self):
@@ -198,6 +215,12 @@ class TranslationModel(keras.Model):
 
     def train_step(self, data):
         real_a, real_b = data
+        # With n_critic > 1, D's extra updates come first, each from its own forward pass.
+        for _ in range(self.n_critic - 1):
+            with tf.GradientTape() as d_tape:
+                _, d_terms = self.loss_terms(real_a, real_b, training=True)
+                d_loss = self.objective(d_terms, self.discriminator_optimizer)
+            self.update(d_tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
         # G and D are updated from the same forward pass, each with its own tape: D's
         # gradient ignores G's variables and G's ignores D's.
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
@@ -229,10 +252,13 @@ class TranslationModel(keras.Model):
         }
 
     def discriminator_terms(self, discriminator, real, fake, real_logits, fake_logits, key):
-        """The discriminator's GAN term (and gradient penalty, where the loss has one)."""
-        terms = {key: self.discriminator_loss_weight * self.gan_loss.discriminator(real_logits, fake_logits)}
+        """The discriminator's GAN term (and gradient penalty, where the loss has one), both
+        scaled by discriminator_loss_weight: the penalty is part of D's objective, and keeps its
+        weight against the GAN term (WGAN-GP's lambda) whatever the scale."""
+        weight = self.discriminator_loss_weight
+        terms = {key: weight * self.gan_loss.discriminator(real_logits, fake_logits)}
         if self.has_gan_penalty:
-            terms[f"{key}_penalty"] = self.gan_loss.penalty(discriminator, real, fake, self.seed_generator)
+            terms[f"{key}_penalty"] = weight * self.gan_loss.penalty(discriminator, real, fake, self.seed_generator)
         return terms
 
     def update(self, tape, loss, variables, optimizer):

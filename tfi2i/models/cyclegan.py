@@ -123,8 +123,8 @@ class CycleGAN(TranslationModel):
         columns = []
         for direction, source, _ in self.streams(real_a, real_b):
             generator, generator_back, _, _ = self._direction(direction)
-            translated = generator(source, training=False)
-            columns += [source, translated, generator_back(translated, training=False)]
+            translated = self.infer(generator, source)
+            columns += [source, translated, self.infer(generator_back, translated)]
         return columns
 
 

@@ -12,7 +12,7 @@ from tfi2i.config import CROPPING_MODES
 from tfi2i.errors import Tfi2iError, did_you_mean
 from tfi2i.models.base import ModelParts, WeightedLoss
 from tfi2i.nets import init as init_lib
-from tfi2i.schedules import EpochSchedule
+from tfi2i.schedules import EpochSchedule, LearningRatePlateau, PlateauSchedule
 
 
 def _check_params(factory, params, what, fixed=()):
@@ -90,18 +90,33 @@ def build_model(config, kernel_mode=None):
             for i, loss in enumerate(config.losses)
         ),
         discriminator_loss_weight=model_config.discriminator_loss_weight,
+        n_critic=model_config.n_critic,
         seed=config.train.seed,
         image_size=data.crop_size if data.preprocess in CROPPING_MODES else None,
+        inference_mode=config.inference.mode,
     )
     with kernels.building_with(kernel_mode or config.train.kernels):  # the networks are built in the model's init
         return construct("tfi2i.models", model_config.name, model_config.params, "model", parts, fixed=("parts",))
 
 
-def build_optimizer(config, steps_per_epoch):
+def learning_rate_plateau(config):
+    """The plateau state both optimizers share under train.lr_policy: plateau, else None."""
+    if config.train.lr_policy != "plateau":
+        return None
+    p = config.train.plateau
+    return LearningRatePlateau(config.optimizer.lr, p.factor, p.patience, p.threshold, p.mode, p.min_lr)
+
+
+def build_optimizer(config, steps_per_epoch, plateau=None):
+    """The config's Adam; its rate follows `plateau` (a LearningRatePlateau) when given, else
+    the epoch schedule of train.lr_policy over epochs of `steps_per_epoch` updates."""
     train, opt = config.train, config.optimizer
-    schedule = EpochSchedule(
-        opt.lr, steps_per_epoch, train.lr_policy, train.n_epochs, train.n_epochs_decay, train.lr_decay_epochs
-    )
+    if plateau is not None:
+        schedule = PlateauSchedule(plateau)
+    else:
+        schedule = EpochSchedule(
+            opt.lr, steps_per_epoch, train.lr_policy, train.n_epochs, train.n_epochs_decay, train.lr_decay_epochs
+        )
     adam = kernels.kernel_set(train.kernels).Adam
     return adam(learning_rate=schedule, beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.epsilon,
                 epsilon_form=opt.epsilon_form)

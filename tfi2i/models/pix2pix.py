@@ -15,7 +15,7 @@ class Pix2Pix(TranslationModel):
     The L1 term, and any other, comes from the config's `losses` list.
 
     update_order "discriminator_first" (the reference's): each step updates D on the pair
-    (A, G(A)) and (A, B), then G against the updated D, from one forward pass of G.
+    (A, G(A)) and (A, B) (n_critic times), then G against the updated D, from one forward pass of G.
     "joint": both players from the same forward pass, as CycleGAN (one D pass fewer).
     """
 
@@ -80,12 +80,13 @@ class Pix2Pix(TranslationModel):
         real_a, real_b = data
         with tf.GradientTape() as g_tape:
             fake_b = self.generator(real_a, training=True)
-            # 1. D's step on a G(A) that carries no gradient to G, outside G's tape.
+            # 1. D's step(s) on a G(A) that carries no gradient to G, outside G's tape.
             with g_tape.stop_recording():
-                with tf.GradientTape() as d_tape:
-                    d_terms, _ = self.discriminator_loss_terms(real_a, real_b, tf.stop_gradient(fake_b), True)
-                    d_loss = self.objective(d_terms, self.discriminator_optimizer)
-                self.update(d_tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
+                for _ in range(self.n_critic):
+                    with tf.GradientTape() as d_tape:
+                        d_terms, _ = self.discriminator_loss_terms(real_a, real_b, tf.stop_gradient(fake_b), True)
+                        d_loss = self.objective(d_terms, self.discriminator_optimizer)
+                    self.update(d_tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
             # 2. G's step against the updated D.
             fake_logits = self.discriminator(tf.concat([real_a, fake_b], axis=-1), training=True)
             g_terms = self.generator_terms(real_a, real_b, fake_b, fake_logits)
@@ -96,4 +97,4 @@ class Pix2Pix(TranslationModel):
     def sample_columns(self, batch):
         """A | G(A) | B for the sample grids."""
         real_a, real_b = batch
-        return [real_a, self.generator(real_a, training=False), real_b]
+        return [real_a, self.infer(self.generator, real_a), real_b]

@@ -137,15 +137,16 @@ class UNIT(TranslationModel):
 
     def train_step(self, data):
         real_a, real_b = data
-        # 1. Discriminator step, encoders and generators fixed: only the translations are needed.
+        # 1. Discriminator step(s), encoders and generators fixed: only the translations are needed.
         fakes, reals = {}, {}
         for direction, source, output_real in self.streams(real_a, real_b):
             _, _, fakes[direction] = self.encode_and_translate(source, direction, training=True)
             reals[direction] = output_real
-        with tf.GradientTape() as tape:
-            d_terms = self.discriminator_loss_terms(fakes, reals, training=True)
-            d_loss = self.objective(d_terms, self.discriminator_optimizer)
-        self.update(tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
+        for _ in range(self.n_critic):
+            with tf.GradientTape() as tape:
+                d_terms = self.discriminator_loss_terms(fakes, reals, training=True)
+                d_loss = self.objective(d_terms, self.discriminator_optimizer)
+            self.update(tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
         # 2. Encoder/generator step against the updated discriminators.
         with tf.GradientTape() as tape:
             g_terms = self.generator_terms(self.translations(real_a, real_b, training=True), training=True)

@@ -3,6 +3,7 @@ takes, translated, cropped back. Graph code, so exports trace it into their sign
 
 import tensorflow as tf
 
+from tfi2i.nets import test_time
 from tfi2i.nets.introspection import required_multiple, smallest_input
 
 
@@ -31,12 +32,14 @@ def translate_any_size(network, images, multiple, smallest):
 
 class AnySizeTranslator:
     """A translator network (a model's `translator(direction)`) as a function float32
-    [N, H, W, C] in [-1, 1] -> float32 [N, H, W, C'] for any H and W, in inference mode.
+    [N, H, W, C] in [-1, 1] -> float32 [N, H, W, C'] for any H and W, run as inference
+    `mode` runs it (tfi2i.nets.test_time).
 
     The traced function reads the network's variables, so it sees every later update."""
 
-    def __init__(self, network):
-        self.network = network
+    def __init__(self, network, mode="eval"):
+        self.mode = mode
+        self.network = test_time.for_mode(network, mode)
         self.input_channels = network.input_shape[-1]
         self.output_channels = network.output_shape[-1]
         self.multiple = required_multiple(network)

@@ -41,6 +41,7 @@ def assemble(config, run_dir, log=print):
     train = config.train
     # First: thread pools and a multi-worker strategy must be set before TensorFlow runs anything.
     thread_pools.configure(train.intra_op_threads, train.inter_op_threads, log)
+    check_jit_compile(config)
     strategy = strategies.build_strategy(config.distribute, train.devices)
     # The data is checked before anything is logged or locked: bad input gives one line.
     data = training_data(config, run_dir, log)
@@ -58,7 +59,7 @@ def assemble(config, run_dir, log=print):
         # step against 1.35 s without it).
         log("note: train.jit_compile on a CPU runs these networks several times slower; set it false")
 
-    model = compiled_model(config, strategy, policy, data.steps_per_epoch)
+    model, plateau = compiled_model(config, strategy, policy, data.steps_per_epoch)
 
     # A non-chief worker restores the run's checkpoints but saves its copies aside.
     aside = None if is_chief else tempfile.mkdtemp(prefix="tfi2i-worker-checkpoints-")
@@ -66,13 +67,24 @@ def assemble(config, run_dir, log=print):
     checkpoint = checkpoints.RunCheckpoint(checkpoints.directory(run_dir), model, train.keep_checkpoints,
                                            save_directory=aside, keep_every_steps=keep_every_steps)
     metric_pass = metric_pass_inputs(config, data.root, model.directions) if train.eval_every_epochs else None
+    if plateau is not None:
+        check_monitor(config, model, metric_pass)
     restored = checkpoint.restore_latest(warn=log)
     if restored:
         step = model.trained_steps
         log(f"resuming from {restored} (step {step}, epoch {step // data.steps_per_epoch + 1})")
     if is_chief:
         run_directory.write_config(run_dir, config)
-    return Trainer(config, run_dir, strategy, data, model, checkpoint, metric_pass, policy, aside, log)
+    return Trainer(config, run_dir, strategy, data, model, checkpoint, metric_pass, policy, aside, log, plateau)
+
+
+def check_jit_compile(config):
+    """Refuses XLA under multi_worker without GPUs (TensorFlow 2.21: "Collectives are not yet
+    implemented for CPU devices when compiling with XLA"). It lists the physical devices only,
+    which leaves TensorFlow's runtime unstarted for the strategy."""
+    if config.train.jit_compile and config.distribute == "multi_worker" and not tf.config.list_physical_devices("GPU"):
+        raise Tfi2iError("train.jit_compile under distribute: multi_worker needs GPU workers (XLA has no all-reduce "
+                         "between CPU workers); set train.jit_compile=false")
 
 
 def _resolve_kernels(config, log):
@@ -112,7 +124,8 @@ def training_data(config, run_dir, log=print):
 
 
 def compiled_model(config, strategy, policy, steps_per_epoch):
-    """The config's model and both players' optimizers, built in the strategy's scope."""
+    """The config's model with both players' optimizers, built in the strategy's scope, and
+    the learning-rate plateau they share (None unless train.lr_policy is plateau)."""
     with strategy.scope():
         with mixed_precision.dtype_policy(policy):
             model = factory.build_model(config)
@@ -122,11 +135,30 @@ def compiled_model(config, strategy, policy, steps_per_epoch):
                 f"use an aligned or paired_folders dataset, or an unpaired model such as cyclegan"
             )
         check_crop_size(config, model)
-        optimizers = [mixed_precision.wrap_optimizer(factory.build_optimizer(config, steps_per_epoch), policy)
-                      for _ in ("generator", "discriminator")]
+        plateau = factory.learning_rate_plateau(config)
+        # D updates n_critic times a step, so its epochs are n_critic times as many updates.
+        optimizers = [
+            mixed_precision.wrap_optimizer(factory.build_optimizer(config, steps_per_epoch * updates, plateau), policy)
+            for updates in (1, config.model.n_critic)
+        ]
         model.compile(*optimizers, jit_compile=config.train.jit_compile)
         model.build_optimizers()
-    return model
+    return model, plateau
+
+
+def check_monitor(config, model, metric_pass):
+    """Refuses a train.plateau.monitor that training never logs, naming those it does."""
+    train = config.train
+    logged = list(model.metric_names())
+    if train.val_steps:
+        logged += [f"val_{name}" for name in model.metric_names()]
+    if metric_pass:
+        logged += [f"eval/{name}" for name in metric_pass[1].metrics]
+    if train.plateau.monitor not in logged:
+        raise Tfi2iError(
+            f"config key 'train.plateau.monitor' is '{train.plateau.monitor}', which training does not log; "
+            f"set it to one of {', '.join(logged)}"
+        )
 
 
 def check_crop_size(config, model):

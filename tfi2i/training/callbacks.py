@@ -1,5 +1,5 @@
 """Keras callbacks of the trainer: checkpoints, graceful stop on signals, samples, scalars,
-metric passes."""
+metric passes, the learning-rate plateau."""
 
 import os
 import signal
@@ -150,7 +150,7 @@ class MetricPass(keras.callbacks.Callback):
     def _translator(self, direction):
         # Built once: the traced function reads the variables, so it sees every update.
         if direction not in self._translators:
-            self._translators[direction] = AnySizeTranslator(self.model.translator(direction))
+            self._translators[direction] = AnySizeTranslator(self.model.translator(direction), self.model.inference_mode)
         return self._translators[direction]
 
     def on_epoch_end(self, epoch, logs=None):
@@ -164,3 +164,24 @@ class MetricPass(keras.callbacks.Callback):
                 tf.summary.scalar(f"eval/{name}", value)
         self.writer.flush()
         self.log(f"epoch {epoch + 1} eval: " + ", ".join(f"{k} {v:.4f}" for k, v in results.items()))
+        if logs is not None:  # for the callbacks after this one (train.plateau.monitor)
+            logs.update({f"eval/{name}": value for name, value in results.items()})
+
+
+class ReduceOnPlateau(keras.callbacks.Callback):
+    """train.lr_policy plateau: shows each epoch's value of `monitor` to the plateau
+    (tfi2i.schedules.LearningRatePlateau), which lowers both players' rates when it stalls.
+    An epoch that did not log the value (a metric pass every N epochs) is not counted."""
+
+    def __init__(self, plateau, monitor, log):
+        super().__init__()
+        self.plateau = plateau
+        self.monitor = monitor
+        self.log = log
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and self.plateau.observe(float(value)):
+            epochs = self.plateau.patience + 1
+            self.log(f"epoch {epoch + 1}: {self.monitor} has not improved for {epochs} epoch{'s' * (epochs > 1)}; "
+                     f"learning rate now {self.plateau.learning_rate:.3g}")

@@ -15,9 +15,12 @@ class CustomLoop:
         self.model = model
         self.strategy = strategy
         self.log = log
-        self._step = tf.function(self._distributed_step)
+        # train.jit_compile: the step on a batch compiled by XLA, as Keras' fit compiles it;
+        # reading the next batch stays outside.
+        self._step_on_batch = tf.function(self._distributed_step, jit_compile=bool(model.jit_compile))
+        self._step = tf.function(lambda iterator, stop: self._step_on_batch(next(iterator), stop))
 
-    def _distributed_step(self, iterator, stop_requested):
+    def _distributed_step(self, batch, stop_requested):
         def replica_step(batch, stop):
             logs = self.model.train_step(batch)
             # Each replica's trackers hold its own examples' means: average them over replicas.
@@ -25,7 +28,7 @@ class CustomLoop:
             logs = context.all_reduce(tf.distribute.ReduceOp.MEAN, logs)
             return logs, context.all_reduce(tf.distribute.ReduceOp.SUM, tf.identity(stop))
 
-        logs, stops = self.strategy.run(replica_step, args=(next(iterator), stop_requested))
+        logs, stops = self.strategy.run(replica_step, args=(batch, stop_requested))
         first = lambda value: self.strategy.experimental_local_results(value)[0]  # noqa: E731
         return tf.nest.map_structure(first, logs), first(stops)
 

@@ -33,7 +33,7 @@ class Trainer:
     """`fit()` trains until done or stopped; made by `training.assembly.assemble`."""
 
     def __init__(self, config, run_dir, strategy, data, model, checkpoint, metric_pass=None, dtype_policy="float32",
-                 aside=None, log=print):
+                 aside=None, log=print, plateau=None):
         self.config = config
         self.run_dir = run_dir
         self.strategy = strategy
@@ -48,6 +48,7 @@ class Trainer:
         self.dtype_policy = dtype_policy
         self.aside = aside
         self.log = log
+        self.plateau = plateau  # a LearningRatePlateau under train.lr_policy: plateau
 
     @property
     def step(self):
@@ -59,8 +60,12 @@ class Trainer:
 
     def _callbacks(self, stop):
         train = self.config.train
+        # At an epoch's end the plateau reads the metric pass's results, and the checkpoint
+        # saves the plateau's state: in this order.
+        plateau = [callbacks.ReduceOnPlateau(self.plateau, train.plateau.monitor, self.log)] if self.plateau else []
+        checkpoints = callbacks.Checkpoints(self.checkpoint, train.save_every_epochs, train.save_every_steps)
         if not self.is_chief:  # it saves with the chief (collectively), and writes nothing else
-            return [stop, callbacks.Checkpoints(self.checkpoint, train.save_every_epochs, train.save_every_steps)]
+            return [stop, *plateau, checkpoints]
         writer = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs"))
         sample_files = self.val_files or self.files
         sample_batch = next(iter(pipeline.evaluation_set(sample_files, self.config.data, train.num_samples, train.num_samples)))
@@ -68,9 +73,10 @@ class Trainer:
             stop,
             callbacks.ScalarLogger(writer, train.log_every_steps),
             callbacks.SampleGrids(sample_batch, os.path.join(self.run_dir, "samples"), writer, train.sample_every_epochs),
-            callbacks.Checkpoints(self.checkpoint, train.save_every_epochs, train.save_every_steps),
             *([callbacks.MetricPass(*self.metric_pass, "a2b", writer, train.eval_every_epochs, self.log)]
               if self.metric_pass else []),
+            *plateau,
+            checkpoints,
         ]
 
     def fit(self, extra_callbacks=()):
