@@ -133,7 +133,13 @@ def synth(kind, out, count, size, seed):
 @cli.command("export")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--out", "base", type=click.Path(file_okay=False), required=True,
-              help="Model base folder; the export goes to OUT/<name>/<version>/ (TF Serving's layout).")
+              help="Model base folder; a SavedModel goes to OUT/<name>/<version>/ (TF Serving's layout), "
+                   "an onnx or tflite file to OUT/<name>.<format>.")
+@click.option("--format", "fmt", type=click.Choice(["savedmodel", "onnx", "tflite"]), default="savedmodel",
+              show_default=True, help="onnx: for ONNX Runtime (any size); tflite: for LiteRT (one --size).")
+@click.option("--size", help="tflite: the HEIGHTxWIDTH of the images it takes, e.g. 256x256.")
+@click.option("--quantize", type=click.Choice(["float16", "dynamic-int8"]),
+              help="tflite: store the weights as float16, or as int8 (dynamic-range) [default: float32].")
 @click.option("--direction", type=click.Choice(["a2b", "b2a"]), default="a2b", show_default=True)
 @click.option("--version", type=click.IntRange(min=1), help="Version folder [default: the next free one].")
 @click.option("--checkpoint", default="latest", show_default=True, help="'latest' or a checkpoint's step.")
@@ -143,18 +149,29 @@ def synth(kind, out, count, size, seed):
 @click.option("--kernels", type=click.Choice(["keras", "tuned"]), default="keras", show_default=True,
               help="Layers the graph is built of: stock Keras, or the CPU-tuned ones (for serving on CPUs).")
 @MODE_OPTION
-def export_command(run_dir, base, direction, version, checkpoint, name, max_pixels, kernels, mode):
-    """Export one direction of a trained run as a SavedModel that TF Serving loads."""
-    from tfi2i.inference import export
-
+def export_command(run_dir, base, fmt, size, quantize, direction, version, checkpoint, name, max_pixels, kernels,
+                   mode):
+    """Export one direction of a trained run: a SavedModel that TF Serving loads, or an ONNX or
+    LiteRT file."""
     check_checkpoint(checkpoint)
-    path = export.export(run_dir, base, direction, version, checkpoint, name, max_pixels, kernels, mode)
+    if fmt == "savedmodel":
+        if size or quantize:
+            raise Tfi2iError("--size and --quantize are for --format tflite; drop them")
+        from tfi2i.inference import export
+
+        path = export.export(run_dir, base, direction, version, checkpoint, name, max_pixels, kernels, mode)
+    else:
+        if version or kernels != "keras" or max_pixels != MAX_PIXELS:
+            raise Tfi2iError(f"--version, --kernels and --max-pixels are for --format savedmodel; drop them for {fmt}")
+        from tfi2i.inference import edge_export
+
+        path = edge_export.export_file(run_dir, base, fmt, direction, checkpoint, name, mode, size, quantize)
     click.echo(f"exported {direction} to {path}")
 
 
 @cli.command("translate")
-@click.option("--model", "model_path", type=click.Path(file_okay=False), required=True,
-              help="An export (version folder or model folder) or a training run directory.")
+@click.option("--model", "model_path", type=click.Path(), required=True,
+              help="An export (version folder, model folder, .onnx or .tflite file) or a training run directory.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Output folder; input sub-folders are mirrored, names kept with a .png suffix.")
@@ -189,8 +206,9 @@ def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_
 
 
 @cli.command("evaluate")
-@click.option("--model", "model_path", type=click.Path(file_okay=False),
-              help="An export or a training run directory whose translations are scored.")
+@click.option("--model", "model_path", type=click.Path(),
+              help="An export (folder, .onnx or .tflite file) or a training run directory whose translations are "
+                   "scored.")
 @click.option("--data", "data_root", type=click.Path(file_okay=False),
               help="Dataset root [default for a run: its own data].")
 @click.option("--split", default="test", show_default=True)

@@ -59,6 +59,8 @@ def default_json_path(model_path, translator, split):
     name = f"{split}_{translator.direction}_step{translator.step}{mode}.json"
     if translator.config is not None:
         return os.path.join(model_path, "evaluation", name)
+    if os.path.isfile(translator.source):  # an .onnx or .tflite file
+        return os.path.join(os.path.dirname(translator.source), "evaluation", f"{os.path.basename(translator.source)}_{name}")
     version_dir = os.path.dirname(translator.source.rstrip(os.sep))
     return os.path.join(version_dir, "evaluation", f"v{os.path.basename(translator.source)}_{name}")
 

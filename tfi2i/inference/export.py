@@ -35,6 +35,28 @@ def config_hash(config):
     return hashlib.sha256(config_lib.to_yaml(config).encode("utf-8")).hexdigest()
 
 
+def default_name(run_dir, direction):
+    return f"{os.path.basename(os.path.normpath(run_dir))}_{direction}"
+
+
+def describe(config, direction, any_size, step, kernels, **extra):
+    """The metadata written beside every export (tfi2i.json), with `extra` fields."""
+    return {
+        "model": config.model.name,
+        "direction": direction,
+        "input_channels": any_size.input_channels,
+        "output_channels": any_size.output_channels,
+        "size_multiple": any_size.multiple,
+        "smallest_size": any_size.smallest,
+        **extra,
+        "step": step,
+        "kernels": kernels,
+        "inference_mode": any_size.mode,
+        "config_sha256": config_hash(config),
+        "tfi2i_version": __version__,
+    }
+
+
 def build_archive(network, max_pixels, mode="eval"):
     """(the ExportArchive with both signatures around a translator network run in inference
     `mode`, its AnySizeTranslator)."""
@@ -68,8 +90,7 @@ def export(run_dir, base, direction="a2b", version=None, checkpoint="latest", na
     config, model, step = restore_model(run_dir, checkpoint, kernel_mode=kernels)
     mode = mode or config.inference.mode
     network = model.translator(direction)
-    name = name or f"{os.path.basename(os.path.normpath(run_dir))}_{direction}"
-    model_dir = os.path.join(base, name)
+    model_dir = os.path.join(base, name or default_name(run_dir, direction))
     version = version or next_version(model_dir)
     path = os.path.join(model_dir, str(version))
     if os.path.exists(path):
@@ -81,20 +102,7 @@ def export(run_dir, base, direction="a2b", version=None, checkpoint="latest", na
     partial = os.path.join(model_dir, f".partial-{version}")
     shutil.rmtree(partial, ignore_errors=True)
     archive.write_out(partial, verbose=False)
-    metadata = {
-        "model": config.model.name,
-        "direction": direction,
-        "input_channels": any_size.input_channels,
-        "output_channels": any_size.output_channels,
-        "size_multiple": any_size.multiple,
-        "smallest_size": any_size.smallest,
-        "max_pixels": max_pixels,
-        "step": step,
-        "kernels": kernels,
-        "inference_mode": mode,
-        "config_sha256": config_hash(config),
-        "tfi2i_version": __version__,
-    }
+    metadata = describe(config, direction, any_size, step, kernels, max_pixels=max_pixels)
     os.makedirs(os.path.join(partial, "assets"), exist_ok=True)
     with open(os.path.join(partial, "assets", METADATA_FILE), "w", encoding="utf-8") as f:
         json.dump(metadata, f, indent=2)

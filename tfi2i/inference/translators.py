@@ -1,8 +1,9 @@
-"""One translation direction, loaded from an export or from a training run, as a function
-float32 [N, H, W, C] in [-1, 1] -> float32 [N, H, W, C'] for any H and W.
+"""One translation direction, loaded from an export (a SavedModel, an .onnx or a .tflite file)
+or from a training run, as a function float32 [N, H, W, C] in [-1, 1] -> float32
+[N, H, W, C'] for any H and W (a .tflite file: its one size).
 
-What `tfi2i translate` (and evaluation) run: the same model a server would load, or the
-run's checkpoint directly, without exporting first.
+What `tfi2i translate` (and evaluation) run: the same model a server or a device would load,
+or the run's checkpoint directly, without exporting first.
 """
 
 import dataclasses
@@ -14,6 +15,7 @@ import tensorflow as tf
 
 from tfi2i import registry
 from tfi2i.errors import Tfi2iError
+from tfi2i.inference import edge_runtimes
 from tfi2i.inference.export import METADATA_FILE
 from tfi2i.nets.any_size import AnySizeTranslator
 from tfi2i.run import directory as run_directory
@@ -98,10 +100,18 @@ def directions(config):
 
 def load(path, direction=None, checkpoint="latest", mode=None):
     """The translator at `path`: an export version folder (holding saved_model.pb), an export's
-    model folder (its highest version is taken), or a training run directory; run in
-    inference `mode` (a run's default: its inference.mode; an export runs its own)."""
+    model folder (its highest version is taken), an exported .onnx or .tflite file, or a
+    training run directory; run in inference `mode` (a run's default: its inference.mode; an
+    export runs its own)."""
+    if edge_runtimes.is_edge_model(path):
+        if checkpoint != "latest":
+            raise Tfi2iError(f"--checkpoint picks a checkpoint of a run, but '{path}' is an export; drop it")
+        translate, metadata = edge_runtimes.load(path, direction, mode)
+        return LoadedTranslator(translate, metadata["direction"], metadata["input_channels"],
+                                metadata["output_channels"], path, metadata["step"], mode=metadata["inference_mode"])
     if not os.path.isdir(path):
-        raise Tfi2iError(f"model '{path}' does not exist; give an export folder or a run directory")
+        raise Tfi2iError(f"model '{path}' does not exist; give an export (folder, .onnx or .tflite file) or a run "
+                         f"directory")
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         export_path = path
     else:

@@ -7,6 +7,22 @@ from tfi2i.nets import test_time
 from tfi2i.nets.introspection import required_multiple, smallest_input
 
 
+def _mirror_pad(images, axis, amount, size):
+    paddings = [[0, 0]] * 4
+    paddings[axis] = [0, amount]
+    return tf.pad(images, paddings, "REFLECT" if size > 1 else "SYMMETRIC")
+
+
+def _grow_static(images, axis, target):
+    """_grow for a side known when tracing: plain pads, no loop (a fixed-size LiteRT model
+    has no kernel for the loop's shape checks)."""
+    size = images.shape[axis]
+    while size < target:
+        amount = min(target - size, max(size - 1, 1))
+        images, size = _mirror_pad(images, axis, amount, size), size + amount
+    return images
+
+
 def _grow(images, axis, target):
     """Mirrors the far border of `axis` until it is `target` long (a 1-pixel side repeats)."""
 
@@ -24,9 +40,14 @@ def _grow(images, axis, target):
 def translate_any_size(network, images, multiple, smallest):
     """Pads H and W by reflection up to a multiple of `multiple` and at least `smallest`,
     translates, crops back."""
-    height, width = tf.shape(images)[1], tf.shape(images)[2]
-    target = lambda n: (tf.maximum(n, smallest) + multiple - 1) // multiple * multiple  # noqa: E731
-    padded = _grow(_grow(images, 1, target(height)), 2, target(width))
+    height, width = images.shape[1], images.shape[2]
+    if height is not None and width is not None:  # a fixed size: the pads are known now
+        target = lambda n: (max(n, smallest) + multiple - 1) // multiple * multiple  # noqa: E731
+        padded = _grow_static(_grow_static(images, 1, target(height)), 2, target(width))
+    else:
+        height, width = tf.shape(images)[1], tf.shape(images)[2]
+        target = lambda n: (tf.maximum(n, smallest) + multiple - 1) // multiple * multiple  # noqa: E731
+        padded = _grow(_grow(images, 1, target(height)), 2, target(width))
     return network(padded, training=False)[:, :height, :width, :]
 
 

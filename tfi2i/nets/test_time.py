@@ -65,6 +65,10 @@ def _swapped(layer):
     return layer  # shared: the copy reads the trained weights
 
 
+def has_dropout(network):
+    return any(isinstance(layer, (keras.layers.Dropout, TestTimeDropout)) for layer in every_layer(network))
+
+
 def _differs_in_train_mode(network):
     return any(isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout))
                for layer in every_layer(network))
