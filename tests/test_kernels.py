@@ -185,8 +185,9 @@ def test_batch_norm_training_pass_equals_keras(synchronized):
                               gamma_initializer="random_normal", beta_initializer="random_normal")
     expected = keras_twin(ours, BatchNormalization, x, momentum=0.9, epsilon=1e-5, synchronized=synchronized)
     assert ours._fusable(x, None)
-    # Gradients for x, gamma and beta.
-    assert_same_output_and_gradients(ours, expected, x, output_atol=1e-6, gradient_atol=1e-5, training=True)
+    # Gradients for x, gamma and beta (x's are float noise around 0: up to 1.3e-5 seen on an
+    # AVX2-only AMD EPYC, hence 3e-5).
+    assert_same_output_and_gradients(ours, expected, x, output_atol=1e-6, gradient_atol=3e-5, training=True)
     moving_mean, moving_variance = ours.get_weights()[2:]
     assert np.abs(moving_mean).min() > 1e-3 and np.abs(moving_variance - 1).min() > 1e-3  # they moved
     np.testing.assert_allclose(moving_mean, expected.moving_mean.numpy(), rtol=1e-5)

@@ -128,10 +128,11 @@ def test_psnr_ssim_l1_on_known_images():
     assert paired.psnr(from_levels(fake), from_levels(real)) == pytest.approx(10 * np.log10(255**2 / 100), rel=1e-5)
     # Flat images: the contrast-structure term is C2/C2 = 1; the luminance term is
     # (2ab + C1) / (a^2 + b^2 + C1) with C1 = (0.01 x 255)^2. (Within 1e-4: TF's float32
-    # Gaussian window sums to 1 - 2e-7, which leaves flat 8-bit images a variance of ~0.004.)
+    # Gaussian window sums to 1 - 2e-7, which leaves flat 8-bit images a variance of ~0.004;
+    # on an AVX2-only AMD EPYC the float32 sums left 2e-4, hence 5e-4.)
     c1 = (0.01 * 255) ** 2
     assert paired.ssim(from_levels(fake), from_levels(real)) == pytest.approx((2 * 100 * 110 + c1) / (100**2 + 110**2 + c1),
-                                                                              rel=1e-4)
+                                                                              rel=5e-4)
     assert paired.l1(from_levels(fake), from_levels(real)) == pytest.approx(10 / 127.5)
     textured = np.random.default_rng(0).uniform(-1, 1, (20, 20, 1)).astype(np.float32)
     assert paired.ssim(textured, textured) == pytest.approx(1.0)

@@ -141,4 +141,4 @@ def test_a_damaged_newest_checkpoint_is_set_aside_and_saved_again(tiny_config, p
     translated = CliRunner().invoke(cli, ["translate", "--model", run_dir, os.path.join(paired_root, "test"),
                                           "--out", str(tmp_path / "out")])
     assert translated.exit_code == 0, translated.output
-    assert "(step 16)" in translated.output
+    assert "(step 16," in translated.output

@@ -179,7 +179,7 @@ def test_model_paths_that_are_neither_export_nor_run_are_refused_in_one_line(run
                                       "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == f"error: model '{tmp_path / 'nowhere'}' does not exist; " \
-                                                     "give an export folder or a run directory"
+                                                     "give an export (folder, .onnx or .tflite file) or a run directory"
     assert not os.path.exists(tmp_path / "out")
 
 
