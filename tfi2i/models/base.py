@@ -216,11 +216,7 @@ class TranslationModel(keras.Model):
     def train_step(self, data):
         real_a, real_b = data
         # With n_critic > 1, D's extra updates come first, each from its own forward pass.
-        for _ in range(self.n_critic - 1):
-            with tf.GradientTape() as d_tape:
-                _, d_terms = self.loss_terms(real_a, real_b, training=True)
-                d_loss = self.objective(d_terms, self.discriminator_optimizer)
-            self.update(d_tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
+        self.discriminator_steps(self.n_critic - 1, lambda: self.loss_terms(real_a, real_b, training=True)[1])
         # G and D are updated from the same forward pass, each with its own tape: D's
         # gradient ignores G's variables and G's ignores D's.
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
@@ -260,6 +256,17 @@ class TranslationModel(keras.Model):
         if self.has_gan_penalty:
             terms[f"{key}_penalty"] = weight * self.gan_loss.penalty(discriminator, real, fake, self.seed_generator)
         return terms
+
+    def discriminator_steps(self, count, terms):
+        """`count` updates of D, each on the terms `terms()` computes (D's per-example terms);
+        returns the last update's terms."""
+        d_terms = None
+        for _ in range(count):
+            with tf.GradientTape() as tape:
+                d_terms = terms()
+                d_loss = self.objective(d_terms, self.discriminator_optimizer)
+            self.update(tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
+        return d_terms
 
     def update(self, tape, loss, variables, optimizer):
         """One optimizer step on a reduced loss recorded by `tape`."""

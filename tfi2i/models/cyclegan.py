@@ -7,7 +7,7 @@ from tfi2i.errors import Tfi2iError
 from tfi2i.losses.translation import Translation
 from tfi2i.models.base import TranslationModel
 from tfi2i.models.image_pool import ImagePool
-from tfi2i.nets.introspection import every_layer
+from tfi2i.nets.introspection import contains
 
 
 class CycleGAN(TranslationModel):
@@ -131,5 +131,4 @@ class CycleGAN(TranslationModel):
 def _mixes_calls(network):
     """Whether an example's output from `network` can depend on the rest of its batch or on
     how many calls came before (so stacking two calls into one would change results)."""
-    return any(isinstance(layer, (keras.layers.BatchNormalization, keras.layers.SpectralNormalization))
-               for layer in every_layer(network))
+    return contains(network, keras.layers.BatchNormalization, keras.layers.SpectralNormalization)

@@ -82,11 +82,8 @@ class Pix2Pix(TranslationModel):
             fake_b = self.generator(real_a, training=True)
             # 1. D's step(s) on a G(A) that carries no gradient to G, outside G's tape.
             with g_tape.stop_recording():
-                for _ in range(self.n_critic):
-                    with tf.GradientTape() as d_tape:
-                        d_terms, _ = self.discriminator_loss_terms(real_a, real_b, tf.stop_gradient(fake_b), True)
-                        d_loss = self.objective(d_terms, self.discriminator_optimizer)
-                    self.update(d_tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
+                d_terms = self.discriminator_steps(self.n_critic, lambda: self.discriminator_loss_terms(
+                    real_a, real_b, tf.stop_gradient(fake_b), True)[0])
             # 2. G's step against the updated D.
             fake_logits = self.discriminator(tf.concat([real_a, fake_b], axis=-1), training=True)
             g_terms = self.generator_terms(real_a, real_b, fake_b, fake_logits)

@@ -142,11 +142,8 @@ class UNIT(TranslationModel):
         for direction, source, output_real in self.streams(real_a, real_b):
             _, _, fakes[direction] = self.encode_and_translate(source, direction, training=True)
             reals[direction] = output_real
-        for _ in range(self.n_critic):
-            with tf.GradientTape() as tape:
-                d_terms = self.discriminator_loss_terms(fakes, reals, training=True)
-                d_loss = self.objective(d_terms, self.discriminator_optimizer)
-            self.update(tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
+        d_terms = self.discriminator_steps(
+            self.n_critic, lambda: self.discriminator_loss_terms(fakes, reals, training=True))
         # 2. Encoder/generator step against the updated discriminators.
         with tf.GradientTape() as tape:
             g_terms = self.generator_terms(self.translations(real_a, real_b, training=True), training=True)

@@ -15,6 +15,11 @@ def every_layer(network):
             yield from every_layer(layer)
 
 
+def contains(network, *layer_types):
+    """Whether some layer of `network` (nested models too) is one of `layer_types`."""
+    return any(isinstance(layer, layer_types) for layer in every_layer(network))
+
+
 def _downsampling_convolutions(network):
     # Nested models too, e.g. UNIT's encoder inside its translator.
     for layer in every_layer(network):

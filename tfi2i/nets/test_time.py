@@ -17,7 +17,7 @@ import zlib
 import keras
 
 from tfi2i.errors import Tfi2iError
-from tfi2i.nets.introspection import every_layer
+from tfi2i.nets.introspection import contains
 
 INFERENCE_MODES = ("eval", "train")
 
@@ -66,19 +66,14 @@ def _swapped(layer):
 
 
 def has_dropout(network):
-    return any(isinstance(layer, (keras.layers.Dropout, TestTimeDropout)) for layer in every_layer(network))
-
-
-def _differs_in_train_mode(network):
-    return any(isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout))
-               for layer in every_layer(network))
+    return contains(network, keras.layers.Dropout, TestTimeDropout)
 
 
 def for_mode(network, mode):
     """`network` as inference `mode` runs it (see the module's docstring)."""
     if mode not in INFERENCE_MODES:
         raise Tfi2iError(f"inference mode '{mode}' is not one of {', '.join(INFERENCE_MODES)}; pick one of those")
-    if mode == "eval" or not _differs_in_train_mode(network):
+    if mode == "eval" or not contains(network, keras.layers.BatchNormalization, keras.layers.Dropout):
         return network
     try:
         return keras.models.clone_model(network, clone_function=_swapped, recursive=True)
