@@ -86,6 +86,7 @@ class TranslationModel(keras.Model):
     directions = ("a2b",)
     provides = ("source", "translated")
     needs_pairs = False  # True: trains only on paired (aligned) examples
+    stacks_passes = False  # True: `both` may run two passes of a network as one call
 
     def __init__(self, parts, **kwargs):
         super().__init__(**kwargs)
@@ -257,6 +258,20 @@ class TranslationModel(keras.Model):
             terms[f"{key}_penalty"] = weight * self.gan_loss.penalty(discriminator, real, fake, self.seed_generator)
         return terms
 
+    def discriminator_first_step(self, forward, discriminator_terms, generator_terms):
+        """One step in the reference's order: G's forward pass `forward()` on G's tape, then
+        `n_critic` updates of D on `discriminator_terms(outputs)` (outside G's tape: fakes that
+        carry no gradient to G), then G's update on `generator_terms(outputs)`, against the
+        updated D."""
+        with tf.GradientTape() as g_tape:
+            outputs = forward()
+            with g_tape.stop_recording():
+                d_terms = self.discriminator_steps(self.n_critic, lambda: discriminator_terms(outputs))
+            g_terms = generator_terms(outputs)
+            g_loss = self.objective(g_terms, self.generator_optimizer)
+        self.update(g_tape, g_loss, self.generator_variables, self.generator_optimizer)
+        return self.track(g_terms, d_terms)
+
     def discriminator_steps(self, count, terms):
         """`count` updates of D, each on the terms `terms()` computes (D's per-example terms);
         returns the last update's terms."""
@@ -267,6 +282,15 @@ class TranslationModel(keras.Model):
                 d_loss = self.objective(d_terms, self.discriminator_optimizer)
             self.update(tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
         return d_terms
+
+    def both(self, network, x, y, training):
+        """network(x), network(y): one call on the two stacked where `stacks_passes` says that
+        gives the same results (faster on CPU: 3x3 convs at 32x32 gain 4%, a PatchGAN's 16x16
+        ones 10-24%)."""
+        if not (self.stacks_passes and x.shape[1:].is_fully_defined() and x.shape[1:] == y.shape[1:]):
+            return network(x, training=training), network(y, training=training)
+        outputs = network(tf.concat([x, y], axis=0), training=training)
+        return tf.split(outputs, [tf.shape(x)[0], tf.shape(y)[0]])
 
     def update(self, tape, loss, variables, optimizer):
         """One optimizer step on a reduced loss recorded by `tape`."""

@@ -1,13 +1,12 @@
 """CycleGAN (Zhu et al., 2017): unpaired translation A <-> B with cycle consistency."""
 
-import keras
 import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
 from tfi2i.losses.translation import Translation
 from tfi2i.models.base import TranslationModel
 from tfi2i.models.image_pool import ImagePool
-from tfi2i.nets.introspection import contains
+from tfi2i.nets.introspection import mixes_calls
 
 
 class CycleGAN(TranslationModel):
@@ -40,12 +39,9 @@ class CycleGAN(TranslationModel):
         self.generator_b2a = parts.make_generator(parts.output_nc, parts.input_nc, name="generator_b2a")
         self.discriminator_a = parts.make_discriminator(parts.input_nc, name="discriminator_a")
         self.discriminator_b = parts.make_discriminator(parts.output_nc, name="discriminator_b")
-        # Passes whose inputs are ready together run as one call on a batch of both (faster
-        # on CPU: 3x3 convs at 32x32 gain 4%, the discriminator's 16x16 ones 10-24%), where
-        # that gives the same results: no network mixes the examples of a batch (batch norm)
-        # or keeps per-call state (spectral norm's power iteration).
+        # Passes whose inputs are ready together run as one call on a batch of both (`both`).
         self.stacks_passes = not any(
-            _mixes_calls(network) for network in
+            mixes_calls(network) for network in
             (self.generator_a2b, self.generator_b2a, self.discriminator_a, self.discriminator_b))
         size = parts.image_size
         # Seeds apart from the model's own, so the two pools make independent choices.
@@ -88,13 +84,6 @@ class CycleGAN(TranslationModel):
             identity=identity,
         )
 
-    def both(self, network, x, y, training):
-        """network(x), network(y): one call on the two stacked where that is the same."""
-        if not (self.stacks_passes and x.shape[1:].is_fully_defined() and x.shape[1:] == y.shape[1:]):
-            return network(x, training=training), network(y, training=training)
-        outputs = network(tf.concat([x, y], axis=0), training=training)
-        return tf.split(outputs, [tf.shape(x)[0], tf.shape(y)[0]])
-
     def loss_terms(self, real_a, real_b, training):
         g_terms, d_terms = {}, {}
         for direction, source, output_real in self.streams(real_a, real_b):
@@ -127,8 +116,3 @@ class CycleGAN(TranslationModel):
             columns += [source, translated, self.infer(generator_back, translated)]
         return columns
 
-
-def _mixes_calls(network):
-    """Whether an example's output from `network` can depend on the rest of its batch or on
-    how many calls came before (so stacking two calls into one would change results)."""
-    return contains(network, keras.layers.BatchNormalization, keras.layers.SpectralNormalization)

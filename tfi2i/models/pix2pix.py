@@ -78,18 +78,12 @@ class Pix2Pix(TranslationModel):
         if self.update_order == "joint":
             return super().train_step(data)
         real_a, real_b = data
-        with tf.GradientTape() as g_tape:
-            fake_b = self.generator(real_a, training=True)
-            # 1. D's step(s) on a G(A) that carries no gradient to G, outside G's tape.
-            with g_tape.stop_recording():
-                d_terms = self.discriminator_steps(self.n_critic, lambda: self.discriminator_loss_terms(
-                    real_a, real_b, tf.stop_gradient(fake_b), True)[0])
-            # 2. G's step against the updated D.
-            fake_logits = self.discriminator(tf.concat([real_a, fake_b], axis=-1), training=True)
-            g_terms = self.generator_terms(real_a, real_b, fake_b, fake_logits)
-            g_loss = self.objective(g_terms, self.generator_optimizer)
-        self.update(g_tape, g_loss, self.generator_variables, self.generator_optimizer)
-        return self.track(g_terms, d_terms)
+        return self.discriminator_first_step(
+            lambda: self.generator(real_a, training=True),
+            lambda fake_b: self.discriminator_loss_terms(real_a, real_b, tf.stop_gradient(fake_b), True)[0],
+            lambda fake_b: self.generator_terms(
+                real_a, real_b, fake_b, self.discriminator(tf.concat([real_a, fake_b], axis=-1), training=True)),
+        )
 
     def sample_columns(self, batch):
         """A | G(A) | B for the sample grids."""

@@ -20,6 +20,13 @@ def contains(network, *layer_types):
     return any(isinstance(layer, layer_types) for layer in every_layer(network))
 
 
+def mixes_calls(network):
+    """Whether an example's output from `network` can depend on the rest of its batch (batch
+    norm) or on how many calls came before (spectral norm's power iteration): then two calls
+    stacked into one would not give the results of the two."""
+    return contains(network, keras.layers.BatchNormalization, keras.layers.SpectralNormalization)
+
+
 def _downsampling_convolutions(network):
     # Nested models too, e.g. UNIT's encoder inside its translator.
     for layer in every_layer(network):
