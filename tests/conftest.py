@@ -89,6 +89,30 @@ def tiny_unit_config(unpaired_root):
     return make
 
 
+# A tiny CUT (the paper's objective: LSGAN, PatchNCE weight 1 with its identity term) tapping
+# every stage of its ResNet generator, with few patches.
+TINY_CUT = [
+    "model.name=cut",
+    "model.generator.name=resnet",
+    "model.generator.params={ngf: 8, n_blocks: 2, norm: instance}",
+    "model.discriminator.params={ndf: 8, n_layers: 2, norm: instance}",
+    "model.gan_loss.name=lsgan",
+    "data.layout=unaligned",
+    "losses=[{name: patch_nce, weight: 1, params: {num_patches: 16, units: 16, "
+    "layers: [stem_pad, down1_conv, down2_conv, res1_add, res2_add]}}]",
+]
+
+
+@pytest.fixture
+def tiny_cut_config(unpaired_root):
+    """Builds a tiny CUT config on the synthetic unpaired set, with extra overrides."""
+
+    def make(*overrides):
+        return config_lib.load(None, [f"data.root={unpaired_root}", *TINY, *TINY_CUT, *overrides])
+
+    return make
+
+
 @pytest.fixture
 def tiny_config(paired_root):
     """Builds a tiny pix2pix config on the synthetic paired set, with extra overrides."""
@@ -122,6 +146,7 @@ TRAINED_RUNS = {
     "cyclegan": ("unpaired_root", TINY_CYCLEGAN),
     # 3-channel A, 1-channel B: the b2a direction reads grayscale images.
     "unit": ("unpaired_root", [*TINY_UNIT, "data.output_nc=1"]),
+    "cut": ("unpaired_root", TINY_CUT),
 }
 
 

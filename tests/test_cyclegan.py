@@ -5,9 +5,10 @@ import pytest
 import tensorflow as tf
 
 from tfi2i import config as config_lib
-from tfi2i.data import folders, pipeline, synthetic
+from tfi2i.data import folders, pipeline
 from tests.conftest import assert_unchanged, built_model
 from tfi2i.errors import Tfi2iError
+from tfi2i.evaluation.synthetic_task import held_out_pairs, translation_scores
 from tfi2i.training.assembly import assemble
 
 from tests.test_training import assert_same_state, straight_and_stopped
@@ -188,28 +189,13 @@ def test_horse2zebra_config_has_the_reference_defaults():
     assert (config.train.batch_size, config.train.n_epochs, config.train.n_epochs_decay) == (1, 100, 100)
 
 
-def held_out_pairs(count, size, seed):
-    """(A, true B) arrays of fresh synthetic examples, in [-1, 1]."""
-    rng = np.random.default_rng(seed)
-    pairs = [synthetic.sample(rng, size) for _ in range(count)]
-    return tuple(np.stack([np.asarray(p[i], np.float32) for p in pairs]) / 127.5 - 1.0 for i in (0, 1))
-
-
-def translation_scores(model, a, truth):
-    """Mean |G(A) - truth|, and how far G(A) inside the shapes is from G(A) on the background."""
-    translated = model(a).numpy()
-    shapes = np.abs(a + 1.0).max(-1) > 0.5  # label maps: shapes on black
-    contrast = [np.abs(g[m].mean(0) - g[~m].mean(0)).max() for g, m in zip(translated, shapes)]
-    return float(np.abs(translated - truth).mean()), float(np.mean(contrast))
-
-
 def scores_before_and_after_training(config, run_dir):
     """translation_scores on 32 held-out 32x32 pairs, before and after training `config`."""
     a, truth = held_out_pairs(32, 32, seed=123)
     trainer = assemble(config, run_dir, log=lambda _: None)
-    before = translation_scores(trainer.model, a, truth)
+    before = translation_scores(trainer.model(a), a, truth)
     trainer.fit()
-    return before, translation_scores(trainer.model, a, truth)
+    return before, translation_scores(trainer.model(a), a, truth)
 
 
 def test_cyclegan_learns_the_synthetic_mapping_from_unpaired_data(tiny_cyclegan_config, tmp_path):

@@ -14,7 +14,7 @@ from tfi2i.run import directory as run_directory
 from tfi2i.run.restore import restore_model
 from tfi2i.training.assembly import assemble
 
-MODELS = ["pix2pix", "cyclegan", "unit"]
+MODELS = ["pix2pix", "cyclegan", "unit", "cut"]
 
 
 def layer_path(variable):

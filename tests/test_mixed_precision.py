@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import TINY, TINY_CYCLEGAN, TINY_UNIT, EpochLogs
+from tests.conftest import TINY, TINY_CUT, TINY_CYCLEGAN, TINY_UNIT, EpochLogs
 from tfi2i import config as config_lib
 from tfi2i.errors import Tfi2iError
 from tfi2i.runtime import mixed_precision
@@ -10,7 +10,7 @@ from tfi2i.kernels.fused_adam import FusedAdam
 from tfi2i.training.assembly import assemble
 
 MODELS = {"pix2pix": ("paired_root", []), "cyclegan": ("unpaired_root", TINY_CYCLEGAN),
-          "unit": ("unpaired_root", TINY_UNIT),
+          "unit": ("unpaired_root", TINY_UNIT), "cut": ("unpaired_root", TINY_CUT),
           # Instance norm everywhere: the stacked passes, real images with pooled ones.
           "cyclegan_stacked": ("unpaired_root", [*TINY_CYCLEGAN, "model.discriminator.params={ndf: 8, norm: instance}"])}
 SHORT = ["train.steps_per_epoch=3", "train.n_epochs=1", "train.n_epochs_decay=0"]

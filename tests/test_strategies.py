@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tests.conftest import TINY, TINY_CYCLEGAN, TINY_UNIT
+from tests.conftest import TINY, TINY_CUT, TINY_CYCLEGAN, TINY_UNIT
 from tfi2i.runtime import strategies
 from tfi2i.errors import Tfi2iError
 
@@ -14,6 +14,8 @@ MODELS = {
     "pix2pix": ("paired_root", ["model.generator.params.dropout=false"]),
     "cyclegan": ("unpaired_root", TINY_CYCLEGAN),
     "unit": ("unpaired_root", TINY_UNIT),
+    # PatchNCE's heads are G's variables; each replica draws the same patch locations.
+    "cut": ("unpaired_root", TINY_CUT),
     # WGAN's clip (a constraint the optimizer applies) and two D updates a step, on 2 replicas.
     "pix2pix_wgan": ("paired_root", ["model.generator.params.dropout=false",
                                      "model.gan_loss={name: wgan, params: {clip: 0.01}}", "model.n_critic=2"]),

@@ -50,7 +50,7 @@ class _Group(click.Group):
 @click.option("--verbose", is_flag=True,
               help="Keep TensorFlow's own log lines (its C++ start-up lines, grappler) on stderr.")
 def cli(verbose):
-    """tfi2i: image-to-image translation (pix2pix, CycleGAN, UNIT) for TensorFlow 2 / Keras 3."""
+    """tfi2i: image-to-image translation (pix2pix, CycleGAN, UNIT, CUT) for TensorFlow 2 / Keras 3."""
     # main() acts on --verbose: the log filter and level must be set before TensorFlow loads,
     # and only for the command line (never in a process that calls `cli` as a library).
 

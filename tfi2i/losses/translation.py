@@ -1,7 +1,7 @@
 """The view of one translation direction that a `tfi2i.losses` plugin is called with."""
 
 import dataclasses
-from typing import Optional
+from typing import Callable, Optional
 
 import tensorflow as tf
 
@@ -23,6 +23,11 @@ class Translation:
     cycle_latent:  the latent mean of G(x), encoded by the output domain's encoder; the
                    cycle's `reconstructed` is decoded from it.
 
+    Models that tap their generator (CUT) fill:
+    features:      features(images, layers): the list of G's activations at the named
+                   `layers` when G runs on `images` (a loss declares the names it taps as
+                   `feature_layers`; the model checks them before training).
+
     A model fills only the optional fields some configured loss `requires`.
     """
 
@@ -35,6 +40,7 @@ class Translation:
     autoencoded: Optional[tf.Tensor] = None
     latent: Optional[tf.Tensor] = None
     cycle_latent: Optional[tf.Tensor] = None
+    features: Optional[Callable] = None
 
     def require(self, field, loss_name):
         """The named tensor, or a clear error when this model does not provide it."""

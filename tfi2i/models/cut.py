@@ -1,0 +1,113 @@
+"""CUT (Park, Efros, Zhang and Zhu, 2020): unpaired translation A -> B by contrastive learning
+between patches of the source and of its translation; one generator, no inverse network."""
+
+import tensorflow as tf
+
+from tfi2i.errors import Tfi2iError
+from tfi2i.losses.translation import Translation
+from tfi2i.models.base import TranslationModel
+from tfi2i.nets.introspection import mixes_calls
+from tfi2i.nets.taps import FeatureTaps
+
+
+class CUT(TranslationModel):
+    """Generator G: A -> B and a discriminator D that judges B.
+
+    Objective (paper: LSGAN, loss patch_nce weight 1 with its identity term, the paper's
+    lambda_NCE and nce_idt; FastCUT: weight 10, identity off):
+      G minimizes GAN(D(G(a))) + lambda * [PatchNCE(a, G(a)) + PatchNCE(b, G(b))] / 2;
+      D minimizes 0.5 * [GAN(D(b), real) + GAN(D(G(a)), fake)].
+    Each step updates D first, then G against the updated D, from one forward pass of G, as
+    the paper's code; there is no image pool.
+
+    Losses that tap G (`feature_layers`, read through `Translation.features`) are checked
+    against G's layer names here, and a loss's own `network` (PatchNCE's projection heads) is
+    built with the tapped layers' shapes, tracked by the model (so checkpointed with it) and
+    trained with G's optimizer.
+    """
+
+    directions = ("a2b",)
+    provides = ("source", "translated", "output_real", "identity", "features")
+
+    def __init__(self, parts):
+        super().__init__(parts)
+        if self.uses("identity") and parts.input_nc != parts.output_nc:
+            raise Tfi2iError(
+                f"CUT's identity terms feed B images to G: A -> B, which needs data.input_nc == data.output_nc "
+                f"(got {parts.input_nc} and {parts.output_nc}); turn the identity term off (patch_nce "
+                f"params identity: false) or remove the identity loss"
+            )
+        self.generator = parts.make_generator(parts.input_nc, parts.output_nc, name="generator")
+        self.discriminator = parts.make_discriminator(parts.output_nc, name="discriminator")
+        self.stacks_passes = not (mixes_calls(self.generator) or mixes_calls(self.discriminator))
+        self.taps = FeatureTaps(self.generator)
+        for loss in self.translation_losses:
+            self.taps.check(getattr(loss.fn, "feature_layers", ()), f"loss '{loss.name}'")
+        self.loss_networks = [self._build_loss_network(loss.fn) for loss in self.translation_losses
+                              if getattr(loss.fn, "network", None) is not None]
+
+    def _build_loss_network(self, loss):
+        """The loss's network, built with the shapes of the layers it taps."""
+        layers = getattr(loss, "feature_layers", ())
+        if not loss.network.built:
+            loss.network.build(self.taps.shapes(layers) if layers else [])
+        return loss.network
+
+    @property
+    def generator_variables(self):
+        variables = list(self.generator.trainable_variables)
+        for network in self.loss_networks:
+            variables += network.trainable_variables
+        return variables
+
+    @property
+    def discriminator_variables(self):
+        return self.discriminator.trainable_variables
+
+    def call(self, images, training=False):
+        return self.generator(images, training=training)
+
+    def translator(self, direction):
+        self.check_direction(direction)
+        return self.generator
+
+    def translate(self, real_a, real_b, training):
+        """G's Translation of A, with G(B) and the taps where the configured losses use them."""
+        if self.uses("identity"):
+            translated, identity = self.both(self.generator, real_a, real_b, training)
+        else:
+            translated, identity = self.generator(real_a, training=training), None
+        features = None
+        if self.uses("features"):
+            features = lambda images, layers: self.taps(images, layers, training)  # noqa: E731
+        return Translation(source=real_a, translated=translated, output_real=real_b, identity=identity,
+                           features=features)
+
+    def discriminator_loss_terms(self, real_b, fake_b, training):
+        real_logits, fake_logits = self.both(self.discriminator, real_b, fake_b, training)
+        return self.discriminator_terms(self.discriminator, real_b, fake_b, real_logits, fake_logits, "d_gan")
+
+    def generator_terms(self, translation, training):
+        fake_logits = self.discriminator(translation.translated, training=training)
+        return {
+            "g_gan": self.gan_weight * self.gan_loss.generator(fake_logits),
+            **self.translation_loss_terms(translation, "a2b"),
+        }
+
+    def loss_terms(self, real_a, real_b, training):
+        t = self.translate(real_a, real_b, training)
+        d_terms = self.discriminator_loss_terms(real_b, tf.stop_gradient(t.translated), training)
+        return self.generator_terms(t, training), d_terms
+
+    def train_step(self, data):
+        real_a, real_b = data
+        return self.discriminator_first_step(
+            lambda: self.translate(real_a, real_b, training=True),
+            lambda t: self.discriminator_loss_terms(real_b, tf.stop_gradient(t.translated), True),
+            lambda t: self.generator_terms(t, True),
+        )
+
+    def sample_columns(self, batch):
+        """A | G(A) | B | G(B) for the sample grids."""
+        real_a, real_b = batch
+        return [real_a, self.infer(self.generator, real_a), real_b, self.infer(self.generator, real_b)]
