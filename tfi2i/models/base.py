@@ -306,3 +306,23 @@ class TranslationModel(keras.Model):
         for name, values in terms.items():
             self.trackers[name].update_state(tf.reduce_mean(values))
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+class OneWayModel(TranslationModel):
+    """A model of one generator A -> B (`self.generator`) and one discriminator
+    (`self.discriminator`), as pix2pix and CUT: its players, its call and its translator."""
+
+    @property
+    def generator_variables(self):
+        return self.generator.trainable_variables
+
+    @property
+    def discriminator_variables(self):
+        return self.discriminator.trainable_variables
+
+    def call(self, images, training=False):
+        return self.generator(images, training=training)
+
+    def translator(self, direction):
+        self.check_direction(direction)
+        return self.generator

@@ -5,12 +5,12 @@ import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
 from tfi2i.losses.translation import Translation
-from tfi2i.models.base import TranslationModel
+from tfi2i.models.base import OneWayModel
 from tfi2i.nets.introspection import mixes_calls
 from tfi2i.nets.taps import FeatureTaps
 
 
-class CUT(TranslationModel):
+class CUT(OneWayModel):
     """Generator G: A -> B and a discriminator D that judges B.
 
     Objective (paper: LSGAN, loss patch_nce weight 1 with its identity term, the paper's
@@ -55,21 +55,11 @@ class CUT(TranslationModel):
 
     @property
     def generator_variables(self):
-        variables = list(self.generator.trainable_variables)
+        """G's and the loss networks': the generator player's."""
+        variables = list(super().generator_variables)
         for network in self.loss_networks:
             variables += network.trainable_variables
         return variables
-
-    @property
-    def discriminator_variables(self):
-        return self.discriminator.trainable_variables
-
-    def call(self, images, training=False):
-        return self.generator(images, training=training)
-
-    def translator(self, direction):
-        self.check_direction(direction)
-        return self.generator
 
     def translate(self, real_a, real_b, training):
         """G's Translation of A, with G(B) and the taps where the configured losses use them."""

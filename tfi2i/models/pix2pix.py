@@ -4,10 +4,10 @@ import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
 from tfi2i.losses.translation import Translation
-from tfi2i.models.base import TranslationModel
+from tfi2i.models.base import OneWayModel
 
 
-class Pix2Pix(TranslationModel):
+class Pix2Pix(OneWayModel):
     """U-Net generator G: A -> B and a PatchGAN D that judges (A, B) pairs.
 
     Objective (paper defaults): G minimizes GAN(D(A, G(A))) + 100 * L1(G(A), B);
@@ -34,21 +34,6 @@ class Pix2Pix(TranslationModel):
         self.update_order = update_order
         self.generator = parts.make_generator(parts.input_nc, parts.output_nc, name="generator")
         self.discriminator = parts.make_discriminator(parts.input_nc + parts.output_nc, name="discriminator")
-
-    @property
-    def generator_variables(self):
-        return self.generator.trainable_variables
-
-    @property
-    def discriminator_variables(self):
-        return self.discriminator.trainable_variables
-
-    def call(self, images, training=False):
-        return self.generator(images, training=training)
-
-    def translator(self, direction):
-        self.check_direction(direction)
-        return self.generator
 
     def loss_terms(self, real_a, real_b, training):
         # 1. Translate A to B.
