@@ -5,7 +5,8 @@ import tensorflow as tf
 
 from tfi2i import kernels
 from tfi2i.errors import Tfi2iError
-from tfi2i.nets import discriminators, generators
+from tfi2i.nets import discriminators, generators, introspection
+from tfi2i.nets.antialias import BilinearUpsampling2D, BlurPool2D
 
 
 @pytest.mark.parametrize("size", [32, 64, 256])
@@ -21,10 +22,42 @@ def test_generator_output_shapes(size):
         assert float(tf.reduce_max(tf.abs(y))) <= 1.0  # tanh output
 
 
+@pytest.mark.parametrize("size", [32, 100])
+def test_antialiased_resnet_keeps_the_image_size(size):
+    net = generators.resnet_generator(3, 3, ngf=4, n_blocks=1, downsampling="antialias", upsampling="antialias")
+    assert net(tf.zeros([1, size, size, 3])).shape == (1, size, size, 3)
+    down1 = keras.Model(net.input, net.get_layer("down1_conv").output)  # stride 1: the input's resolution
+    assert down1(tf.zeros([1, size, size, 3])).shape[1:3] == (size, size)
+    assert net.count_params() == generators.resnet_generator(3, 3, ngf=4, n_blocks=1).count_params()
+    assert introspection.required_multiple(net) == 4  # the blur pools' strides, the convs' now 1
+
+
 @pytest.mark.parametrize("size, n_layers, patches", [(32, 3, 2), (64, 3, 6), (256, 3, 30), (256, 1, 126), (64, 2, 14)])
 def test_patchgan_output_shapes(size, n_layers, patches):
     net = discriminators.patchgan_discriminator(6, ndf=4, n_layers=n_layers)
     assert net(tf.zeros([2, size, size, 6])).shape == (2, patches, patches, 1)
+
+
+def test_blur_pool_stops_the_highest_frequency_aliasing_to_a_flat_image():
+    """Subsampling a one-pixel checkerboard every other pixel keeps one colour of it (it
+    aliases to a constant); blurring with [1, 2, 1] first removes it, borders included."""
+    rows, cols = np.indices((9, 10))
+    checkerboard = np.where((rows + cols) % 2 == 0, 1.0, -1.0).astype(np.float32)[None, :, :, None]
+    checkerboard = np.concatenate([checkerboard, np.full_like(checkerboard, 0.25)], axis=-1)  # and a flat channel
+    pooled = BlurPool2D()(checkerboard).numpy()
+    assert pooled.shape == (1, 5, 5, 2)  # ceil(9 / 2), ceil(10 / 2)
+    np.testing.assert_allclose(pooled[..., 0], 0.0, atol=1e-6)
+    np.testing.assert_allclose(pooled[..., 1], 0.25, atol=1e-6)  # the filter sums to 1
+    np.testing.assert_array_equal(checkerboard[:, ::2, ::2, 0], 1.0)
+
+
+@pytest.mark.parametrize("layer_class, size", [(BlurPool2D, 4), (BilinearUpsampling2D, 16)])
+def test_antialiased_sampling_runs_in_the_compute_dtype_at_any_size(layer_class, size):
+    layer = layer_class(dtype="mixed_bfloat16")
+    assert layer(tf.ones([1, 8, 8, 3], tf.bfloat16)).dtype == tf.bfloat16
+    assert not layer.weights
+    traced = tf.function(layer, input_signature=[tf.TensorSpec([None, None, None, 3], tf.bfloat16)])
+    assert traced(tf.ones([2, 8, 8, 3], tf.bfloat16)).shape == (2, size, size, 3)
 
 
 @pytest.mark.parametrize("size", [32, 64, 256])
@@ -39,16 +72,19 @@ def test_patchgan_receptive_field(n_layers, field):
     assert discriminators.receptive_field(net) == field
 
 
-def test_receptive_field_matches_gradient_support():
-    # Measured, not counted: the input pixels that move one output logit span 70 pixels.
-    net = discriminators.patchgan_discriminator(1, ndf=2, n_layers=3, norm="none")
+@pytest.mark.parametrize("downsampling, field", [("strided", 70), ("antialias", 84)])
+def test_receptive_field_matches_gradient_support(downsampling, field):
+    # Measured, not counted: the input pixels that move one output logit span 70 pixels (84
+    # with the blurs, each 3 taps wide before its stride).
+    net = discriminators.patchgan_discriminator(1, ndf=2, n_layers=3, norm="none", downsampling=downsampling)
+    assert discriminators.receptive_field(net) == field
     x = tf.random.normal([1, 160, 160, 1])
     with tf.GradientTape() as tape:
         tape.watch(x)
         centre = net(x)[0, 8, 8, 0]
     support = np.argwhere(np.abs(tape.gradient(centre, x)[0, ..., 0].numpy()) > 0)
-    assert support[:, 0].max() - support[:, 0].min() + 1 == 70
-    assert support[:, 1].max() - support[:, 1].min() + 1 == 70
+    assert support[:, 0].max() - support[:, 0].min() + 1 == field
+    assert support[:, 1].max() - support[:, 1].min() + 1 == field
 
 
 def trainable_millions(net):
@@ -116,5 +152,9 @@ def test_resize_upsampling_spreads_every_tap_alike():
 
     assert alternation(resized) < 1e-5
     assert alternation(transposed) > 0.1
-    with pytest.raises(Tfi2iError, match="upsampling"):
+    with pytest.raises(Tfi2iError, match="upsampling 'pixel_shuffle' is not one of transposed, resize, antialias"):
         generators.resnet_generator(3, 3, upsampling="pixel_shuffle")
+    with pytest.raises(Tfi2iError, match="downsampling 'max_pool'.*model.generator.params.downsampling"):
+        generators.resnet_generator(3, 3, downsampling="max_pool")
+    with pytest.raises(Tfi2iError, match="downsampling 'max_pool'.*model.discriminator.params.downsampling"):
+        discriminators.patchgan_discriminator(3, downsampling="max_pool")

@@ -64,6 +64,14 @@ NETWORKS = {
                lambda norm: ref.resnet_generator(3, 3, ngf=8, n_blocks=2, norm=norm), 3),
     "patchgan": (lambda norm: discriminators.patchgan_discriminator(6, ndf=8, norm=norm),
                  lambda norm: ref.patchgan_discriminator(6, ndf=8, norm=norm), 6),
+    # CUT's defaults: blurred down- and upsampling
+    "resnet_antialias": (
+        lambda norm: generators.resnet_generator(3, 3, ngf=8, n_blocks=2, norm=norm, downsampling="antialias",
+                                                 upsampling="antialias"),
+        lambda norm: ref.resnet_generator(3, 3, ngf=8, n_blocks=2, norm=norm, antialias=True), 3),
+    "patchgan_antialias": (
+        lambda norm: discriminators.patchgan_discriminator(3, ndf=8, norm=norm, downsampling="antialias"),
+        lambda norm: ref.patchgan_discriminator(3, ndf=8, norm=norm, antialias=True), 3),
 }
 
 

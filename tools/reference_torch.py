@@ -7,7 +7,8 @@ measurement only: it is never imported by tfi2i, and torch is the `[parity]` ext
 What it reproduces of the reference (pytorch-CycleGAN-and-pix2pix):
   - networks: the U-Net built from skip blocks (LeakyReLU 0.2 down, ReLU up, dropout 0.5 in
     the ngf*8 blocks), the ResNet generator (reflect padding, 3x3 stride-2 convs, transposed
-    convs with output_padding 1), the n-layer PatchGAN (4x4 convs, padding 1);
+    convs with output_padding 1), the n-layer PatchGAN (4x4 convs, padding 1); for CUT, the
+    anti-aliased variants of both (blurred stride-2 down and up sampling);
     batch norm affine with running statistics, instance norm without either; conv bias only
     where the norm is not batch norm;
   - init: N(0, 0.02) for every conv / transposed-conv kernel, zeros for biases, batch-norm
@@ -23,6 +24,7 @@ What it reproduces of the reference (pytorch-CycleGAN-and-pix2pix):
     (unpaired: B drawn at random).
 """
 
+import math
 import random
 
 import numpy as np
@@ -99,30 +101,71 @@ class ResnetBlock(nn.Module):
         return x + self.body(x)
 
 
-def resnet_generator(input_nc, output_nc, ngf=64, n_blocks=9, norm="instance", dropout=False):
+def binomial(size):
+    row = torch.tensor([float(math.comb(size - 1, k)) for k in range(size)])
+    square = row[:, None] * row[None, :]
+    return square / square.sum()
+
+
+class BlurDown(nn.Module):
+    """The CUT code's anti-aliased downsampling: reflect pad 1, 3x3 binomial blur per channel,
+    stride 2."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.register_buffer("filt", binomial(3)[None, None].repeat(channels, 1, 1, 1))
+
+    def forward(self, x):
+        return nn.functional.conv2d(nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"), self.filt, stride=2,
+                                    groups=x.shape[1])
+
+
+class BlurUp(nn.Module):
+    """The CUT code's anti-aliased upsampling: replicate pad 1, a stride-2 transposed 4x4
+    binomial blur (times 4) per channel, cropped to twice the input."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.register_buffer("filt", 4 * binomial(4)[None, None].repeat(channels, 1, 1, 1))
+
+    def forward(self, x):
+        padded = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+        full = nn.functional.conv_transpose2d(padded, self.filt, stride=2, groups=x.shape[1])  # 2n + 6
+        return full[:, :, 3:-3, 3:-3]
+
+
+def resnet_generator(input_nc, output_nc, ngf=64, n_blocks=9, norm="instance", dropout=False, antialias=False):
     use_bias = norm != "batch"
     layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7, bias=use_bias), norm_layer(norm, ngf), nn.ReLU()]
     for mult in (1, 2):
-        layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=use_bias),
-                   norm_layer(norm, ngf * mult * 2), nn.ReLU()]
+        width = ngf * mult * 2
+        layers += [nn.Conv2d(ngf * mult, width, 3, stride=1 if antialias else 2, padding=1, bias=use_bias),
+                   norm_layer(norm, width), nn.ReLU()]
+        layers += [BlurDown(width)] if antialias else []
     layers += [ResnetBlock(ngf * 4, norm, dropout) for _ in range(n_blocks)]
     for mult in (4, 2):
-        layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
-                                      bias=use_bias),
-                   norm_layer(norm, ngf * mult // 2), nn.ReLU()]
+        if antialias:
+            layers += [BlurUp(ngf * mult), nn.Conv2d(ngf * mult, ngf * mult // 2, 3, padding=1, bias=use_bias)]
+        else:
+            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
+                                          bias=use_bias)]
+        layers += [norm_layer(norm, ngf * mult // 2), nn.ReLU()]
     layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
     return nn.Sequential(*layers)
 
 
-def patchgan_discriminator(input_nc, ndf=64, n_layers=3, norm="batch"):
+def patchgan_discriminator(input_nc, ndf=64, n_layers=3, norm="batch", antialias=False):
     use_bias = norm != "batch"
-    layers = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+    layers = [nn.Conv2d(input_nc, ndf, 4, stride=1 if antialias else 2, padding=1), nn.LeakyReLU(0.2)]
+    layers += [BlurDown(ndf)] if antialias else []
     width = ndf
     for n in range(1, n_layers + 1):
         previous, width = width, ndf * min(2**n, 8)
-        stride = 2 if n < n_layers else 1
+        downsamples = n < n_layers
+        stride = 2 if downsamples and not antialias else 1
         layers += [nn.Conv2d(previous, width, 4, stride=stride, padding=1, bias=use_bias),
                    norm_layer(norm, width), nn.LeakyReLU(0.2)]
+        layers += [BlurDown(width)] if downsamples and antialias else []
     layers += [nn.Conv2d(width, 1, 4, stride=1, padding=1)]
     return nn.Sequential(*layers)
 

@@ -11,15 +11,17 @@ import keras
 from keras import layers
 
 from tfi2i.errors import Tfi2iError
+from tfi2i.nets.antialias import BilinearUpsampling2D, BlurPool2D
 from tfi2i.nets.layers import conv, conv_transpose, normalization, reflection_pad, residual_block, uses_bias
 
 
-UPSAMPLINGS = ("transposed", "resize")
+DOWNSAMPLINGS = ("strided", "antialias")
+UPSAMPLINGS = ("transposed", "resize", "antialias")
 
 
 def resnet_generator(
-    input_nc, output_nc, ngf=64, n_blocks=9, norm="instance", dropout=False, upsampling="transposed",
-    name="resnet_generator", image_size=None,
+    input_nc, output_nc, ngf=64, n_blocks=9, norm="instance", dropout=False, downsampling="strided",
+    upsampling="transposed", name="resnet_generator", image_size=None,
 ):
     """ResNet generator: c7s1-ngf, d(2ngf), d(4ngf), R(4ngf) x n_blocks, u(2ngf), u(ngf), c7s1-output_nc.
 
@@ -35,10 +37,24 @@ def resnet_generator(
     conv (Odena et al., "Deconvolution and Checkerboard Artifacts", 2016): a stride-2
     transposed conv adds its kernel's taps unevenly to even and odd pixels, which makes a
     one-pixel checkerboard cheap; the resize gives every output pixel the same taps.
+
+    downsampling / upsampling "antialias" are the CUT paper code's defaults (its
+    --no_antialias / --no_antialias_up off): each dk becomes a 3x3 conv with stride 1, norm,
+    ReLU and a blur-then-subsample (`BlurPool2D`); each uk a bilinear 2x upsampling, then a
+    zero-padded 3x3 conv. The layer names stay, so down1_conv is the full-resolution conv there.
     """
     del image_size  # Fully convolutional: any multiple of 4 works.
+    if downsampling not in DOWNSAMPLINGS:
+        raise Tfi2iError(
+            f"resnet generator: downsampling '{downsampling}' is not one of {', '.join(DOWNSAMPLINGS)}; "
+            f"fix model.generator.params.downsampling"
+        )
     if upsampling not in UPSAMPLINGS:
-        raise Tfi2iError(f"resnet generator: upsampling '{upsampling}' is not one of {', '.join(UPSAMPLINGS)}")
+        raise Tfi2iError(
+            f"resnet generator: upsampling '{upsampling}' is not one of {', '.join(UPSAMPLINGS)}; "
+            f"fix model.generator.params.upsampling"
+        )
+    antialiased = downsampling == "antialias"
     use_bias = uses_bias(norm)
     inputs = keras.Input(shape=(None, None, input_nc), name="image")
     x = reflection_pad(3, "stem_pad")(inputs)
@@ -47,15 +63,22 @@ def resnet_generator(
     x = layers.ReLU(name="stem_relu")(x)
     for i, mult in enumerate((2, 4)):
         x = layers.ZeroPadding2D(1, name=f"down{i + 1}_pad")(x)
-        x = conv(ngf * mult, 3, strides=2, padding="valid", use_bias=use_bias, name=f"down{i + 1}_conv")(x)
+        strides = 1 if antialiased else 2
+        x = conv(ngf * mult, 3, strides=strides, padding="valid", use_bias=use_bias, name=f"down{i + 1}_conv")(x)
         x = normalization(norm, f"down{i + 1}_norm")(x)
         x = layers.ReLU(name=f"down{i + 1}_relu")(x)
+        if antialiased:
+            x = BlurPool2D(name=f"down{i + 1}_blurpool")(x)
     for i in range(n_blocks):
         x = residual_block(x, ngf * 4, norm, dropout, name=f"res{i + 1}")
     for i, mult in enumerate((2, 1)):
         if upsampling == "resize":
             x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i + 1}_resize")(x)
             x = reflection_pad(1, f"up{i + 1}_pad")(x)
+            x = conv(ngf * mult, 3, padding="valid", use_bias=use_bias, name=f"up{i + 1}_conv")(x)
+        elif upsampling == "antialias":
+            x = BilinearUpsampling2D(name=f"up{i + 1}_resize")(x)
+            x = layers.ZeroPadding2D(1, name=f"up{i + 1}_pad")(x)
             x = conv(ngf * mult, 3, padding="valid", use_bias=use_bias, name=f"up{i + 1}_conv")(x)
         else:
             x = conv_transpose(ngf * mult, 3, padding="valid", use_bias=use_bias, name=f"up{i + 1}_deconv")(x)

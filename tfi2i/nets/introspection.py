@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
+from tfi2i.nets.antialias import BlurPool2D
 
 
 def every_layer(network):
@@ -27,19 +28,22 @@ def mixes_calls(network):
     return contains(network, keras.layers.BatchNormalization, keras.layers.SpectralNormalization)
 
 
-def _downsampling_convolutions(network):
+def _downsampling_strides(network):
     # Nested models too, e.g. UNIT's encoder inside its translator.
     for layer in every_layer(network):
         layer = getattr(layer, "layer", layer)  # look through SpectralNormalization
         if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose):
-            yield layer
+            yield layer.strides[0]
+        elif isinstance(layer, BlurPool2D):
+            yield layer.strides
 
 
 def required_multiple(network):
-    """The factor a network downsamples by: the product of its convolutions' strides."""
+    """The factor a network downsamples by: the product of its convolutions' and blur pools'
+    strides."""
     multiple = 1
-    for layer in _downsampling_convolutions(network):
-        multiple *= layer.strides[0]
+    for stride in _downsampling_strides(network):
+        multiple *= stride
     return multiple
 
 
