@@ -91,11 +91,12 @@ def tiny_unit_config(unpaired_root):
 
 # A tiny CUT (the paper's objective: LSGAN, PatchNCE weight 1 with its identity term) tapping
 # every stage of its ResNet generator, with few patches.
+# With the paper code's anti-aliased sampling in both networks, as the horse2zebra configs.
 TINY_CUT = [
     "model.name=cut",
     "model.generator.name=resnet",
-    "model.generator.params={ngf: 8, n_blocks: 2, norm: instance}",
-    "model.discriminator.params={ndf: 8, n_layers: 2, norm: instance}",
+    "model.generator.params={ngf: 8, n_blocks: 2, norm: instance, downsampling: antialias, upsampling: antialias}",
+    "model.discriminator.params={ndf: 8, n_layers: 2, norm: instance, downsampling: antialias}",
     "model.gan_loss.name=lsgan",
     "data.layout=unaligned",
     "losses=[{name: patch_nce, weight: 1, params: {num_patches: 16, units: 16, "

@@ -27,13 +27,19 @@ def numpy_head(head, x):
     return out / (np.linalg.norm(out, axis=-1, keepdims=True) + 1e-7)
 
 
-def numpy_patch_nce_between(model, loss, source, translated):
+def mirror(images):
+    return images[:, :, ::-1]
+
+
+def numpy_patch_nce_between(model, loss, source, translated, mirrored=False):
     """PatchNCE of `translated` against `source` from the generator's layer outputs, the heads'
-    weights and the loss formula in NumPy; every location of each map is a patch."""
+    weights and the loss formula in NumPy; every location of each map is a patch. `mirrored`:
+    the queries are the taps of mirror(translated), mirrored back (flip equivariance)."""
     per_layer = []
     for name, head in zip(loss.feature_layers, loss.network.heads):
-        tap = keras.Model(model.generator.inputs, model.generator.get_layer(name).output)
-        key, query = (tap(x).numpy() for x in (source, translated))
+        tap = keras.Model(model.generator.input, model.generator.get_layer(name).output)
+        key = tap(source).numpy()
+        query = mirror(tap(mirror(translated)).numpy()) if mirrored else tap(translated).numpy()
         flat = lambda f: f.reshape(f.shape[0], -1, f.shape[-1])  # noqa: E731
         per_layer.append(numpy_patch_nce(numpy_head(head, flat(query)), numpy_head(head, flat(key)))[0].mean(axis=1))
     return np.mean(per_layer, axis=0)
@@ -43,7 +49,7 @@ def numpy_patch_nce_between(model, loss, source, translated):
 def test_patch_nce_through_the_taps_equals_the_direct_computation(tiny_cut_config, identity):
     # 8x8 maps and 64 patches: every location is drawn, so the draw does not matter.
     config = tiny_cut_config("losses=[{name: patch_nce, weight: 2, params: {num_patches: 64, units: 16, "
-                             f"identity: {str(identity).lower()}, layers: [down2_conv, res1_add, res2_add]}}}}]")
+                             f"identity: {str(identity).lower()}, layers: [down2_blurpool, res1_add, res2_add]}}}}]")
     model = built_model(config)
     real_a, real_b = first_batch(config)
     g_terms, _ = model.loss_terms(real_a, real_b, training=False)
@@ -53,6 +59,46 @@ def test_patch_nce_through_the_taps_equals_the_direct_computation(tiny_cut_confi
     if identity:
         expected = 0.5 * (expected + numpy_patch_nce_between(model, loss, real_b, identity_b))
     np.testing.assert_allclose(g_terms["patch_nce"], 2 * expected, rtol=2e-5)
+
+
+def test_flip_equivariance_asks_the_mirrored_translation_to_match_the_source(tiny_cut_config):
+    """FastCUT: on a coin flip G translates mirror(a); the Translation holds that output
+    mirrored back, and PatchNCE compares a's features with those of G(mirror(a)) as G made
+    it, mirrored back. D sees the output as G made it."""
+    config = tiny_cut_config("model.params.flip_equivariance=true",
+                             "losses=[{name: patch_nce, weight: 1, params: {num_patches: 64, units: 16, "
+                             "identity: false, layers: [down2_blurpool, res2_add]}}]")
+    model = built_model(config)
+    loss = model.translation_losses[0].fn
+    real_a, real_b = first_batch(config)
+    draws = []
+    for _ in range(8):
+        t, mirrored = model.translate(real_a, real_b, training=True)
+        draws.append(bool(mirrored))
+        made = model.generator(mirror(real_a.numpy()) if draws[-1] else real_a).numpy()
+        np.testing.assert_allclose(t.translated, mirror(made) if draws[-1] else made, atol=1e-6)
+        expected = numpy_patch_nce_between(model, loss, real_a, t.translated.numpy(), mirrored=draws[-1])
+        np.testing.assert_allclose(loss(t), expected, rtol=2e-5)
+        g_gan = model.generator_terms(t, mirrored, training=False)["g_gan"]
+        np.testing.assert_allclose(g_gan, model.gan_weight * model.gan_loss.generator(model.discriminator(made)),
+                                   rtol=1e-5)
+    assert set(draws) == {True, False}
+    # Without the option, or outside training, G's input is never mirrored.
+    assert model.translate(real_a, real_b, training=False)[1] is None
+    plain = built_model(tiny_cut_config())
+    assert plain.translate(real_a, real_b, training=True)[1] is None
+
+
+def test_sample_grids_show_a_its_translation_b_and_what_g_does_to_b(tiny_cut_config):
+    config = tiny_cut_config()
+    model = built_model(config)
+    real_a, real_b = first_batch(config)
+    columns = [np.asarray(c) for c in model.sample_columns((real_a, real_b))]
+    assert len(columns) == 4
+    np.testing.assert_array_equal(columns[0], real_a)
+    np.testing.assert_array_equal(columns[2], real_b)
+    np.testing.assert_allclose(columns[1], model.generator(real_a, training=False), atol=1e-6)
+    np.testing.assert_allclose(columns[3], model.generator(real_b, training=False), atol=1e-6)
 
 
 def test_one_step_trains_the_generator_its_heads_and_the_discriminator(tiny_cut_config):
@@ -91,14 +137,15 @@ def test_a_unet_generator_is_tapped_at_its_named_layers(tiny_cut_config):
     assert np.isfinite(float(logs["patch_nce"]))
 
 
-def test_interrupted_and_resumed_cut_restores_its_heads_and_patch_draws(tiny_cut_config, tmp_path):
-    # 8 steps an epoch, 2 epochs, stopped after step 9.
-    config = tiny_cut_config("train.n_epochs=1", "train.n_epochs_decay=1")
+def test_interrupted_and_resumed_cut_restores_its_heads_patch_draws_and_flips(tiny_cut_config, tmp_path):
+    # 8 steps an epoch, 2 epochs, stopped after step 9; FastCUT's flips on, so their coins too.
+    config = tiny_cut_config("train.n_epochs=1", "train.n_epochs_decay=1", "model.params.flip_equivariance=true")
     straight, resumed = straight_and_stopped(config, tmp_path, stop_at=9)
     heads = resumed.model.loss_networks[0]
-    # The checkpoint holds the model's variables: the heads' weights and the patch draws' seed state.
+    # The checkpoint holds the model's variables: the heads' weights and the seed states of the
+    # patch draws and of the flips.
     saved = {id(v) for v in resumed.model.variables}
-    assert {id(v) for v in [*heads.weights, heads.seed_generator.state]} <= saved
+    assert {id(v) for v in [*heads.weights, heads.seed_generator.state, resumed.model.flip_seed.state]} <= saved
     resumed.fit()
     assert resumed.step == straight.step == 16
     assert_same_state(straight, resumed)
@@ -134,12 +181,16 @@ def test_cut_learns_the_synthetic_mapping_beyond_its_no_nce_ablation(tmp_path):
 
 
 def test_horse2zebra_configs_have_the_paper_defaults():
-    for name, weight, identity, epochs in (("cut", 1.0, True, (200, 200)), ("fastcut", 10.0, False, (150, 50))):
+    for name, weight, identity, epochs, flips in (("cut", 1.0, True, (200, 200), False),
+                                                  ("fastcut", 10.0, False, (150, 50), True)):
         config = config_lib.load(os.path.join(CONFIGS, f"{name}_horse2zebra.yaml"), ["data.root=/h2z"])
         model = config.model
-        assert (model.name, model.params, model.generator.name, model.discriminator.name, model.gan_loss.name) == (
-            "cut", {}, "resnet_9blocks", "basic", "lsgan")
-        assert model.generator.params["norm"] == model.discriminator.params["norm"] == "instance"
+        assert (model.name, model.generator.name, model.discriminator.name, model.gan_loss.name) == (
+            "cut", "resnet_9blocks", "basic", "lsgan")
+        assert model.params.get("flip_equivariance", False) is flips
+        g, d = model.generator.params, model.discriminator.params
+        assert g["norm"] == d["norm"] == "instance"
+        assert g["downsampling"] == g["upsampling"] == d["downsampling"] == "antialias"
         assert (model.init.type, model.init.gain) == ("xavier", 0.02)
         [loss] = config.losses
         assert (loss.name, loss.weight, loss.params["identity"], loss.params["num_patches"]) == (

@@ -10,7 +10,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from tests.conftest import TINY, EpochLogs
+from tests.conftest import TINY, TINY_CUT, EpochLogs
 from tfi2i import config as config_lib
 from tfi2i.training.assembly import assemble
 
@@ -37,14 +37,25 @@ def epoch_logs(output):
     return found
 
 
-def test_two_workers_train_alike_and_only_the_chief_writes(paired_root, tmp_path):
+# CUT with FastCUT's flips: its heads, patch draws and coins must stay in step across the
+# workers too.
+MODELS = {
+    "pix2pix": ("paired_root", OVERRIDES),
+    "cut": ("unpaired_root", [*OVERRIDES, *TINY_CUT, "model.params.flip_equivariance=true"]),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_two_workers_train_alike_and_only_the_chief_writes(request, tmp_path, name):
+    fixture, overrides = MODELS[name]
+    root = request.getfixturevalue(fixture)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     run_dir = tmp_path / "run"
     workers = []
     for index in range(2):
         env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
         workers.append(subprocess.Popen(
-            [sys.executable, SCRIPT, paired_root, str(run_dir), str(tmp_path / f"worker{index}.npz"), *OVERRIDES],
+            [sys.executable, SCRIPT, root, str(run_dir), str(tmp_path / f"worker{index}.npz"), *overrides],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     outputs = []
     for worker in workers:
@@ -73,7 +84,7 @@ def test_two_workers_train_alike_and_only_the_chief_writes(paired_root, tmp_path
                 and os.path.getmtime(os.path.join(tempfile.gettempdir(), n)) > os.path.getmtime(tmp_path)]
 
     # And they train as one device with the global batch does (same losses, float tolerance).
-    config = config_lib.load(None, [f"data.root={paired_root}", *OVERRIDES])
+    config = config_lib.load(None, [f"data.root={root}", *overrides])
     single = EpochLogs()
     assemble(config, str(tmp_path / "single"), log=lambda _: None).fit([single])
     for epoch, values in logs[0].items():

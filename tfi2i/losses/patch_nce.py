@@ -138,7 +138,7 @@ class PatchNCELoss:
     def between(self, source, translated, features):
         """[batch]: PatchNCE of `translated` against `source`, the mean over the tapped layers."""
         keys = features(source, self.feature_layers)
-        queries = features(translated, self.feature_layers)
+        queries = features(translated, self.feature_layers, generated=True)
         key_patches, query_patches = [], []
         for key, query in zip(keys, queries):
             locations = sample_locations(key, self.num_patches, self.network.seed_generator)

@@ -24,9 +24,13 @@ class Translation:
                    cycle's `reconstructed` is decoded from it.
 
     Models that tap their generator (CUT) fill:
-    features:      features(images, layers): the list of G's activations at the named
-                   `layers` when G runs on `images` (a loss declares the names it taps as
-                   `feature_layers`; the model checks them before training).
+    features:      features(images, layers, generated=False): the list of G's activations
+                   at the named `layers` when G runs on `images` (a loss declares the names
+                   it taps as `feature_layers`; the model checks them before training).
+                   generated=True for images G made this step (translated, identity): when
+                   the model fed G a mirrored input (CUT's flip_equivariance; those fields
+                   hold G's outputs mirrored back), G runs on them as it made them and the
+                   activations come back mirrored into the source's orientation.
 
     A model fills only the optional fields some configured loss `requires`.
     """
