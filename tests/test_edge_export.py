@@ -18,7 +18,8 @@ from tfi2i.inference import edge_export, export, translators
 # weights stored as float16 or int8 the outputs (in [-1, 1]) move by what these tiny random
 # networks showed, with room.
 BOUNDS = {None: 1e-4, "float16": 1e-2, "dynamic-int8": 0.2}
-CASES = [("pix2pix", "a2b"), ("cyclegan", "b2a"), ("unit", "a2b")]  # U-Net, ResNet, UNIT's E + G
+CASES = [("pix2pix", "a2b"), ("cyclegan", "b2a"), ("unit", "a2b"),  # U-Net, ResNet, UNIT's E + G,
+         ("cut", "a2b")]  # and the ResNet with anti-aliased sampling (blur pools, bilinear resizes)
 
 
 def images(channels, height, width, batch=2, seed=1):

@@ -12,6 +12,7 @@ side:
 
 The paper's claim to check: CUT needs less time and memory per step than CycleGAN (one
 generator and one discriminator against two of each), FastCUT less than CUT (no identity pass).
+cut_strided is CUT without the anti-aliased sampling, to show what that costs.
 
     .venv/bin/python tools/cut_bench.py [--size 128] [--steps 3] [--rounds 3] [--set KEY=VALUE ...]
 """
@@ -35,8 +36,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tools/bench.py
 
 import bench  # noqa: E402
 
-MODELS = {"cyclegan": "cyclegan_horse2zebra.yaml", "cut": "cut_horse2zebra.yaml",
-          "fastcut": "fastcut_horse2zebra.yaml"}
+# The CUT configs sample with anti-aliasing, as the paper's code; cut_strided is CUT with
+# CycleGAN's strided convolutions, to show what the anti-aliasing costs.
+STRIDED = ["model.generator.params.downsampling=strided", "model.generator.params.upsampling=transposed",
+           "model.discriminator.params.downsampling=strided"]
+MODELS = {"cyclegan": ("cyclegan_horse2zebra.yaml", []), "cut": ("cut_horse2zebra.yaml", []),
+          "fastcut": ("fastcut_horse2zebra.yaml", []), "cut_strided": ("cut_horse2zebra.yaml", STRIDED)}
 
 
 def peak_rss_mib():
@@ -48,9 +53,10 @@ def peak_rss_mib():
 
 
 def build(name, root, size, overrides, run_dir):
-    config = config_lib.load(os.path.join(bench.CONFIGS, MODELS[name]), [
+    config_file, variant = MODELS[name]
+    config = config_lib.load(os.path.join(bench.CONFIGS, config_file), [
         f"data.root={root}", f"data.crop_size={size}", f"data.load_size={size * 286 // 256}",
-        "train.batch_size=1", "train.report=false", *overrides])
+        "train.batch_size=1", "train.report=false", *variant, *overrides])
     return assemble(config, run_dir, log=lambda _: None)
 
 
@@ -101,12 +107,12 @@ def main():
         memory = {name: child_memory(name, root, args.size, args.steps, args.overrides) for name in MODELS}
 
     base = np.median(times["cyclegan"])
-    print(f"{'model':10s} {'s/step':>8s} {'images/s':>9s} {'x CycleGAN':>11s} {'peak RSS MiB':>13s} "
+    print(f"{'model':12s} {'s/step':>8s} {'images/s':>9s} {'x CycleGAN':>11s} {'peak RSS MiB':>13s} "
           f"{'over imports':>15s}")
     for name in MODELS:
         step = np.median(times[name])
         baseline, peak = memory[name]
-        print(f"{name:10s} {step:8.3f} {1 / step:9.3f} {base / step:11.2f} {peak:13.0f} {peak - baseline:15.0f}")
+        print(f"{name:12s} {step:8.3f} {1 / step:9.3f} {base / step:11.2f} {peak:13.0f} {peak - baseline:15.0f}")
 
 
 if __name__ == "__main__":
