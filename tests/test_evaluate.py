@@ -175,21 +175,26 @@ def test_cli_evaluate_prints_a_table_and_writes_json(runs, test_root, inception_
                                       inception_weights, "--kid-subset-size", "4", "--kid-subsets", "2",
                                       "--metrics", "fid,kid,l1,cycle_l1"])
     assert result.exit_code == 0, result.output
-    table = result.stdout.splitlines()
+    *table, protocol = result.stdout.splitlines()
     assert table[0].split() == ["metric", "value"]
     assert [line.split()[0] for line in table[1:]] == ["fid", "kid", "l1", "cycle_l1"]
     assert "+-" in table[2]
+    # Under the table, how the feature metrics were computed: Keras' network is labelled as such.
+    assert protocol.startswith("protocol: feature_network inception_v3 (Keras; not comparable with published "
+                               "scores), weights_sha256 ")
     saved = json.load(open(os.path.join(run_dir, "evaluation", "test_a2b_step2.json")))
     assert set(saved["metrics"]) == {"fid", "kid", "kid_std", "l1", "cycle_l1"}
     assert f"{saved['metrics']['l1']:.4f}" == table[3].split()[1]
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--metrics", "l1"], "give either --model (with --data) or both --real and --fake"),
+    (["--metrics", "l1"], "give either --model (with --data) or --fake with --real (or --real-stats)"),
     (["--model", "x", "--real", "y", "--fake", "z"], "give either --model"),
     (["--real", "y", "--metrics", "l1"], "give either --model"),
     (["--real", "y", "--fake", "z", "--metrics", "fid,sharpness"], "unknown metric 'sharpness'; pick from fid, kid"),
     (["--real", "y", "--fake", "z", "--metrics", "l1"], "folder 'y' does not exist"),
+    (["--fake", "z", "--real-stats", "none.npz"], "--real-stats 'none.npz' does not exist; write one with --save-stats"),
+    (["--fake", "z", "--real-stats", __file__, "--save-stats", "s.npz"], "--save-stats writes the real images'"),
 ])
 def test_cli_evaluate_refuses_bad_arguments_in_one_line(args, message):
     result = CliRunner().invoke(cli, ["evaluate", *args])

@@ -216,14 +216,26 @@ def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_
 @click.option("--checkpoint", default="latest", show_default=True, help="For a run: 'latest' or a step.")
 @click.option("--real", "real_dir", type=click.Path(file_okay=False), help="Score two folders: the real images...")
 @click.option("--fake", "fake_dir", type=click.Path(file_okay=False), help="...and the translated ones.")
-@click.option("--metrics", help="Comma-separated, from: fid, kid, precision, recall, pixel_accuracy, l1, psnr, "
-                                "ssim, cycle_l1 [default: every one the data and model allow].")
+@click.option("--metrics", help="Comma-separated, from: fid, kid, precision, recall, inception_score, "
+                                "pixel_accuracy, l1, psnr, ssim, cycle_l1 [default: every one the data, model and "
+                                "features allow].")
 @click.option("--features", "extractor_name", default="inception_v3", show_default=True,
-              help="Feature extractor (entry point group tfi2i.feature_extractors).")
+              help="Feature extractor (entry point group tfi2i.feature_extractors); inception_2015 is the one "
+                   "published FID / KID / IS use.")
 @click.option("--inception-weights", "weights", type=click.Path(dir_okay=False),
-              help="Weights file of the feature extractor [default: the Keras cache].")
+              help="Weights file of the feature extractor (inception_2015: classify_image_graph_def.pb) "
+                   "[default for inception_v3: the Keras cache].")
+@click.option("--resize", help="How images reach 299x299: inception_2015 legacy_tensorflow (the graph's own, as "
+                               "TTUR) or clean (PIL bicubic in float, as clean-fid); inception_v3 bilinear or clean "
+                               "[default: the first].")
+@click.option("--real-stats", type=click.Path(dir_okay=False),
+              help="FID against these statistics (.npz of mu, sigma, as pytorch-fid and clean-fid write) instead "
+                   "of real images; with --fake, no --real is needed.")
+@click.option("--save-stats", type=click.Path(dir_okay=False), help="Write the real images' FID statistics here.")
 @click.option("--kid-subset-size", type=click.IntRange(min=2), default=1000, show_default=True)
 @click.option("--kid-subsets", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--is-splits", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Inception Score: parts the translations are scored in.")
 @click.option("--k", "k", type=click.IntRange(min=1), default=3, show_default=True,
               help="Neighbourhood size of precision / recall.")
 @click.option("--pixel-threshold", type=click.IntRange(min=0), default=16, show_default=True,
@@ -236,20 +248,28 @@ def translate_command(model_path, inputs, out_dir, direction, checkpoint, batch_
 @MODE_OPTION
 @NUM_TEST_OPTION
 def evaluate_command(model_path, data_root, split, direction, checkpoint, real_dir, fake_dir, metrics,
-                     extractor_name, weights, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size, max_pixels,
-                     json_path, mode, num_test):
-    """Score a model's translations of a dataset split, or a folder of translations (--real/--fake)."""
+                     extractor_name, weights, resize, real_stats, save_stats, kid_subset_size, kid_subsets, is_splits,
+                     k, pixel_threshold, batch_size, max_pixels, json_path, mode, num_test):
+    """Score a model's translations of a dataset split, or a folder of translations (--fake, against
+    --real and / or --real-stats)."""
     from tfi2i.evaluation import scoring as scoring_lib
     from tfi2i.inference import evaluate
 
     folders_given = real_dir is not None or fake_dir is not None
-    if folders_given == (model_path is not None) or (folders_given and not (real_dir and fake_dir)):
-        raise Tfi2iError("give either --model (with --data) or both --real and --fake")
+    if folders_given == (model_path is not None) or (folders_given and not (fake_dir and (real_dir or real_stats))):
+        raise Tfi2iError("give either --model (with --data) or --fake with --real (or --real-stats)")
     if folders_given and (mode or num_test):
         raise Tfi2iError("--mode and --num-test choose how --model translates; drop them when scoring two folders")
+    if save_stats and folders_given and not real_dir:
+        raise Tfi2iError("--save-stats writes the real images' statistics; give them with --real")
+    if real_stats and not os.path.isfile(real_stats):
+        raise Tfi2iError(f"--real-stats '{real_stats}' does not exist; write one with --save-stats")
     check_checkpoint(checkpoint)
     names = scoring_lib.check_metrics([m.strip() for m in metrics.split(",") if m.strip()] if metrics else None)
-    scoring = scoring_lib.Scoring(names, None, kid_subset_size, kid_subsets, k, pixel_threshold, batch_size, max_pixels)
+    scoring = scoring_lib.Scoring(
+        names, kid_subset_size=kid_subset_size, kid_subsets=kid_subsets, k=k, is_splits=is_splits, resize=resize,
+        real_stats=real_stats, save_stats=save_stats, pixel_threshold=pixel_threshold, batch_size=batch_size,
+        max_pixels=max_pixels)
 
     def progress(label, length):
         return click.progressbar(length=length, label=label, file=sys.stderr)
@@ -262,6 +282,10 @@ def evaluate_command(model_path, data_root, split, direction, checkpoint, real_d
     else:
         record, default_path = evaluate.evaluate_folders(real_dir, fake_dir, scoring, progress, **features), None
     click.echo(scoring_lib.format_table(record["metrics"]))
+    if record["protocol"]:
+        click.echo(scoring_lib.format_protocol(record["protocol"]))
+    if save_stats:
+        click.echo(f"real image statistics written to {save_stats}", err=True)
     if json_path or default_path:
         evaluate.write_json(json_path or default_path, record)
         click.echo(f"written to {json_path or default_path}", err=True)

@@ -153,7 +153,8 @@ class TrainConfig:
     eval_every_epochs: int = 0
     eval_images: int = 16
     eval_metrics: Optional[list[str]] = None  # default: the paired metrics and cycle_l1 where they apply
-    eval_feature_weights: Optional[str] = None  # InceptionV3 weights: adds fid, kid, precision, recall
+    eval_feature_weights: Optional[str] = None  # the eval_features' weights: adds fid, kid, precision, recall
+    eval_features: str = "inception_v3"  # the feature extractor (inception_2015: the published scores' network)
 
 
 @dataclasses.dataclass

@@ -79,7 +79,10 @@ def from_split(root, split, reverse):
 def from_folders(real_dir, fake_dir):
     """(EvaluationSet, the first fake image without a real one of its name, or None): the
     translations in `fake_dir` (as sources) against the real images of `real_dir`. The targets
-    are the real images of the same names (any extension); None unless every fake has one."""
+    are the real images of the same names (any extension); None unless every fake has one.
+    With `real_dir` None the set has no real images (FID against saved statistics)."""
+    if real_dir is None:
+        return EvaluationSet(tuple(map(ImageRef, _images_of(fake_dir))), None, ()), None
     real_paths, fake_paths = (_images_of(d) for d in (real_dir, fake_dir))
     stem = lambda path, root: os.path.splitext(os.path.relpath(path, root))[0]  # noqa: E731
     real_by_stem = {stem(p, real_dir): p for p in real_paths}

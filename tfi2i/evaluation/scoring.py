@@ -2,7 +2,10 @@
 
 Metrics
   fid, kid (+ kid_std), precision, recall   translations vs real images of the output domain,
-                                            on feature-extractor features (any data)
+                                            on feature-extractor features (any data); fid also
+                                            against saved statistics (real_stats)
+  inception_score (+ inception_score_std)   the translations alone, from an extractor with
+                                            logits (inception_2015)
   pixel_accuracy, l1, psnr, ssim            translation vs its known target: paired layouts, or
                                             <split>A_truth/ (a2b) / <split>B_truth/ (b2a) beside an
                                             unaligned split (the synthetic data writes testA_truth/)
@@ -21,11 +24,12 @@ import numpy as np
 from tfi2i import batching
 from tfi2i.data import images as images_lib
 from tfi2i.errors import Tfi2iError
-from tfi2i.metrics import features, fid, kid, paired, precision_recall
+from tfi2i.metrics import features, fid, inception_score, kid, paired, precision_recall
 
-FEATURE_METRICS = ("fid", "kid", "precision", "recall")
+FEATURE_METRICS = ("fid", "kid", "precision", "recall", "inception_score")
 ALL_METRICS = (*FEATURE_METRICS, *paired.PAIRED_METRICS, "cycle_l1")
-RESULT_ORDER = ("fid", "kid", "kid_std", "precision", "recall", *paired.PAIRED_METRICS, "cycle_l1")
+RESULT_ORDER = ("fid", "kid", "kid_std", "precision", "recall", "inception_score", "inception_score_std",
+                *paired.PAIRED_METRICS, "cycle_l1")
 
 
 @dataclasses.dataclass
@@ -37,6 +41,10 @@ class Scoring:
     kid_subset_size: int = 1000
     kid_subsets: int = 100
     k: int = 3  # precision / recall neighbourhood
+    is_splits: int = 10  # Inception Score
+    resize: str = None  # the extractor's resize mode (None: its own default)
+    real_stats: str = None  # an .npz of mu / sigma: FID against these instead of the real images
+    save_stats: str = None  # where to write the real images' mu / sigma as .npz
     pixel_threshold: int = 16
     batch_size: int = 8
     max_pixels: int = images_lib.DEFAULT_MAX_PIXELS  # larger images are refused before decoding
@@ -52,8 +60,24 @@ def check_metrics(names):
     return tuple(names)
 
 
+TWO_SET_METRICS = ("fid", "kid", "precision", "recall")  # translations against real images
+
+
 def needs_features(metrics):
     return bool(set(metrics) & set(FEATURE_METRICS))
+
+
+def protocol(scoring):
+    """How the feature metrics were computed: the extractor's own record (network, weights'
+    SHA-256, resize mode), and the statistics FID was scored against."""
+    if not needs_features(scoring.metrics):
+        return {}
+    record = dict(getattr(scoring.extractor, "protocol", {"feature_network": type(scoring.extractor).__name__}))
+    if scoring.real_stats:
+        record["real_statistics"] = scoring.real_stats
+    if "inception_score" in scoring.metrics:
+        record["inception_score_splits"] = scoring.is_splits
+    return record
 
 
 def plan(scoring, images, two_way, split=None, *, with_features=True, extractor_name="inception_v3", weights=None,
@@ -73,8 +97,13 @@ def plan(scoring, images, two_way, split=None, *, with_features=True, extractor_
         metrics = (*(FEATURE_METRICS if with_features else ()),
                    *(paired.PAIRED_METRICS if images.targets else ()),
                    *(("cycle_l1",) if two_way else ()))
-    fewest = min(len(images.sources), len(images.reals))
-    needed = max([2 if m in ("fid", "kid") else scoring.k + 1 for m in metrics if m in FEATURE_METRICS], default=1)
+    if defaulted and len(images.sources) < scoring.is_splits:  # too few for the score's splits
+        metrics = tuple(m for m in metrics if m != "inception_score")
+    if defaulted and not images.reals:  # translations and saved statistics alone: FID and IS
+        metrics = tuple(m for m in metrics if m not in ("kid", "precision", "recall"))
+    against_reals = [m for m in metrics if m in TWO_SET_METRICS and not (m == "fid" and scoring.real_stats)]
+    fewest = min(len(images.sources), len(images.reals)) if against_reals or scoring.save_stats else len(images.sources)
+    needed = max([2 if m in ("fid", "kid") else scoring.k + 1 for m in metrics if m in TWO_SET_METRICS], default=1)
     if fewest < needed:
         raise Tfi2iError(
             f"{where} has {fewest} images on one side, and {', '.join(FEATURE_METRICS)} need at least "
@@ -90,12 +119,19 @@ def plan(scoring, images, two_way, split=None, *, with_features=True, extractor_
     extractor = scoring.extractor
     if extractor is None and needs_features(metrics):  # built last: the cheap checks come first
         try:
-            extractor = features.build(extractor_name, weights)
+            extractor = features.build(extractor_name, weights, scoring.resize)
         except Tfi2iError as error:
             without = [m for m in metrics if m not in FEATURE_METRICS]
             if not (defaulted and hint and without):
                 raise
             raise Tfi2iError(f"{error} ({hint.format(metrics=','.join(without))})") from None
+    if "inception_score" in metrics and not hasattr(extractor, "logits"):
+        if not defaulted:
+            raise Tfi2iError(
+                f"inception_score needs class logits, which the '{extractor_name}' features lack; "
+                f"use --features inception_2015"
+            )
+        metrics = tuple(m for m in metrics if m != "inception_score")
     return dataclasses.replace(scoring, metrics=metrics, extractor=extractor)
 
 
@@ -112,10 +148,22 @@ def _score(fakes, reals, scoring, targets, sources, reconstructed, on_done):
     asked = set(scoring.metrics)
     results = {}
     if needs_features(asked):
-        real_features = np.stack(batching.apply_by_size(scoring.extractor, reals, scoring.batch_size, on_done))
-        fake_features = np.stack(batching.apply_by_size(scoring.extractor, fakes, scoring.batch_size, on_done))
+        extract = lambda images: np.stack(  # noqa: E731
+            batching.apply_by_size(scoring.extractor, images, scoring.batch_size, on_done))
+        fake_features = extract(fakes)
+        needs_reals = asked & {"kid", "precision", "recall"} or ("fid" in asked and not scoring.real_stats)
+        real_features = extract(reals) if needs_reals or scoring.save_stats else None
+        if scoring.save_stats:
+            fid.save_statistics(scoring.save_stats, *fid.gaussian(real_features))
         if "fid" in asked:
-            results["fid"] = fid.fid(real_features, fake_features)
+            if scoring.real_stats:
+                real_gaussian = fid.load_statistics(scoring.real_stats, fake_features.shape[1])
+            else:
+                real_gaussian = fid.gaussian(real_features)
+            results["fid"] = fid.frechet_distance(*real_gaussian, *fid.gaussian(fake_features))
+        if "inception_score" in asked:
+            results["inception_score"], results["inception_score_std"] = inception_score.inception_score(
+                scoring.extractor.logits(fake_features), scoring.is_splits)
         if "kid" in asked:
             results["kid"], results["kid_std"] = kid.kid(
                 real_features, fake_features, scoring.kid_subset_size, scoring.kid_subsets)
@@ -178,8 +226,14 @@ def translate_all(translator, images, batch_size, on_done=None):
 def format_table(results):
     lines = [f"{'metric':<16}value"]
     for name, value in results.items():
-        if name == "kid_std":
+        if name.endswith("_std"):
             continue
-        shown = f"{value:.4f}" + (f" +- {results['kid_std']:.4f}" if name == "kid" else "")
+        spread = results.get(f"{name}_std")
+        shown = f"{value:.4f}" + (f" +- {spread:.4f}" if spread is not None else "")
         lines.append(f"{name:<16}{shown}")
     return "\n".join(lines)
+
+
+def format_protocol(protocol):
+    """The protocol as one line under the table: what a reader needs to compare the scores."""
+    return "protocol: " + ", ".join(f"{key} {value}" for key, value in protocol.items() if value is not None)

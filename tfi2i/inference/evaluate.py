@@ -7,7 +7,7 @@ import os
 
 from tfi2i.errors import Tfi2iError
 from tfi2i.evaluation import image_sets, scoring as scoring_lib
-from tfi2i.inference import translators
+from tfi2i.inference import export, translators
 from tfi2i.metrics import paired as paired_metrics
 
 WITHOUT_FEATURES = "or score without features: --metrics {metrics}"
@@ -49,8 +49,15 @@ def evaluate_model(model_path, scoring, data_root=None, direction=None, split="t
         "images": len(images.sources),
         "real_images": len(images.reals),
         "metrics": results,
+        "protocol": {
+            **scoring_lib.protocol(scoring), "split": split, "images": len(images.sources),
+            "real_images": len(images.reals), "checkpoint_step": translator.step,
+            # The hash an export of this run records; None for an export.
+            "config_sha256": None if config is None else export.config_hash(config),
+        },
     }
     return record, default_json_path(model_path, translator, split)
+
 
 
 def default_json_path(model_path, translator, split):
@@ -67,8 +74,9 @@ def default_json_path(model_path, translator, split):
 
 def evaluate_folders(real_dir, fake_dir, scoring, progress=scoring_lib.silent, extractor_name="inception_v3",
                      weights=None):
-    """Scores the images of `fake_dir` against those of `real_dir`; the paired metrics need a
-    real image of the same name (any extension) for every fake one."""
+    """Scores the images of `fake_dir` against those of `real_dir` (None: against
+    `scoring.real_stats` alone); the paired metrics need a real image of the same name (any
+    extension) for every fake one."""
     images, unmatched = image_sets.from_folders(real_dir, fake_dir)
     asked = scoring_lib.check_metrics(scoring.metrics) or ()
     if "cycle_l1" in asked:
@@ -89,7 +97,8 @@ def evaluate_folders(real_dir, fake_dir, scoring, progress=scoring_lib.silent, e
         scoring_lib.check_pair_sizes(fakes, targets, [f"'{ref.path}'" for ref in images.sources], images.targets)
     with progress("features", len(reals) + len(fakes)) as bar:
         results = scoring_lib.score(fakes, reals, scoring, targets, on_done=bar.update)
-    return {"real": real_dir, "fake": fake_dir, "images": len(fakes), "real_images": len(reals), "metrics": results}
+    return {"real": real_dir, "fake": fake_dir, "images": len(fakes), "real_images": len(reals), "metrics": results,
+            "protocol": {**scoring_lib.protocol(scoring), "images": len(fakes), "real_images": len(reals)}}
 
 
 def write_json(path, record):

@@ -6,6 +6,8 @@ fitted to two feature sets,
 
 import numpy as np
 
+from tfi2i.errors import Tfi2iError
+
 
 def gaussian(features):
     """(mean, covariance) of features [N, D], in float64."""
@@ -33,3 +35,24 @@ def frechet_distance(mean_1, cov_1, mean_2, cov_2):
 
 def fid(real_features, fake_features):
     return frechet_distance(*gaussian(real_features), *gaussian(fake_features))
+
+
+def save_statistics(path, mean, cov):
+    """Writes mean and covariance as an .npz with the keys `mu` and `sigma`, the format
+    pytorch-fid and clean-fid read and write."""
+    with open(path, "wb") as f:  # np.savez would add .npz to a path without it
+        np.savez(f, mu=mean, sigma=cov)
+
+
+def load_statistics(path, dimension):
+    """(mean, covariance) from an .npz of `mu` and `sigma` for `dimension`-d features."""
+    try:
+        with np.load(path) as saved:
+            mean, cov = np.asarray(saved["mu"], np.float64), np.asarray(saved["sigma"], np.float64)
+    except (OSError, ValueError, KeyError) as error:
+        raise Tfi2iError(f"'{path}' is not an .npz of FID statistics with mu and sigma ({error}); "
+                         f"write one with tfi2i evaluate --save-stats") from None
+    if mean.shape != (dimension,) or cov.shape != (dimension, dimension):
+        raise Tfi2iError(f"'{path}' holds statistics of {mean.shape[0] if mean.ndim == 1 else mean.shape} features, "
+                         f"these features have {dimension} dimensions; score with the feature network that made them")
+    return mean, cov

@@ -195,5 +195,6 @@ def metric_pass_inputs(config, root, directions):
                                    batch_size=train.batch_size)
     # The feature metrics are defaults only where the config names the Inception weights.
     scoring = scoring_lib.plan(settings, images, "b2a" in directions, split,
-                               with_features=bool(train.eval_feature_weights), weights=train.eval_feature_weights)
+                               with_features=bool(train.eval_feature_weights), extractor_name=train.eval_features,
+                               weights=train.eval_feature_weights)
     return images, scoring

@@ -14,6 +14,7 @@ import os
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
+from tfi2i.evaluation import scoring
 from tfi2i.run import directory as run_directory
 
 REPORT_DIR = "report"
@@ -151,8 +152,11 @@ def _metrics_table(name, record):
         f"<tr><td>{html.escape(metric)}</td><td>{value:.4f}</td></tr>" for metric, value in record["metrics"].items()
     )
     what = f"{record.get('split', '')} split, {record.get('direction', '')}, step {record.get('step', '?')}"
+    protocol = record.get("protocol")
+    # How the feature metrics were computed, under the table: what comparing them needs.
+    under = f"<p><small>{html.escape(scoring.format_protocol(protocol))}</small></p>" if protocol else ""
     return f"<h3>{html.escape(name)}</h3><p>{html.escape(what)}, {record.get('images', '?')} images</p>" \
-           f"<table><tr><th>metric</th><th>value</th></tr>{rows}</table>"
+           f"<table><tr><th>metric</th><th>value</th></tr>{rows}</table>{under}"
 
 
 def write(run_dir):
