@@ -26,7 +26,8 @@ from tfi2i.data import images as images_lib
 from tfi2i.errors import Tfi2iError
 from tfi2i.metrics import features, fid, inception_score, kid, paired, precision_recall
 
-FEATURE_METRICS = ("fid", "kid", "precision", "recall", "inception_score")
+TWO_SET_METRICS = ("fid", "kid", "precision", "recall")  # translations against real images
+FEATURE_METRICS = (*TWO_SET_METRICS, "inception_score")
 ALL_METRICS = (*FEATURE_METRICS, *paired.PAIRED_METRICS, "cycle_l1")
 RESULT_ORDER = ("fid", "kid", "kid_std", "precision", "recall", "inception_score", "inception_score_std",
                 *paired.PAIRED_METRICS, "cycle_l1")
@@ -58,9 +59,6 @@ def check_metrics(names):
     if unknown:
         raise Tfi2iError(f"unknown metric '{unknown[0]}'; pick from {', '.join(ALL_METRICS)}")
     return tuple(names)
-
-
-TWO_SET_METRICS = ("fid", "kid", "precision", "recall")  # translations against real images
 
 
 def needs_features(metrics):
@@ -106,7 +104,7 @@ def plan(scoring, images, two_way, split=None, *, with_features=True, extractor_
     needed = max([2 if m in ("fid", "kid") else scoring.k + 1 for m in metrics if m in TWO_SET_METRICS], default=1)
     if fewest < needed:
         raise Tfi2iError(
-            f"{where} has {fewest} images on one side, and {', '.join(FEATURE_METRICS)} need at least "
+            f"{where} has {fewest} images on one side, and {', '.join(TWO_SET_METRICS)} need at least "
             f"{needed}; use a larger split or leave those out of the metrics"
         )
     if images.targets is None and set(metrics) & set(paired.PAIRED_METRICS):
