@@ -16,6 +16,7 @@ from tfi2i import config as config_lib
 from tfi2i.errors import Tfi2iError
 from tfi2i.evaluation.synthetic_task import held_out_pairs
 from tfi2i.inference import export
+from tfi2i.training import report
 from tfi2i.training.assembly import assemble
 
 CONFIGS = os.path.join(os.path.dirname(__file__), os.pardir, "configs")
@@ -178,6 +179,15 @@ def test_cut_learns_the_synthetic_mapping_beyond_its_no_nce_ablation(tmp_path):
     assert steps == 1000
     assert l1 < 0.285, l1  # untrained: 0.75
     assert contrast > 0.8, contrast  # the truth's: 1.5; an input-blind G: near 0
+
+
+def test_a_cut_run_is_reported_with_its_patch_nce_curve(runs):
+    run_dir, _ = runs["cut"]
+    scalars = report.read_scalars(os.path.join(run_dir, "logs"))
+    assert {"epoch/patch_nce", "epoch/g_gan", "epoch/d_gan"} <= set(scalars)
+    page = open(report.write(run_dir), encoding="utf-8").read()
+    # G's and D's terms in their plots, PatchNCE among the other terms.
+    assert all(f'src="{name}.png"' in page for name in ("generator", "discriminator", "terms"))
 
 
 def test_horse2zebra_configs_have_the_paper_defaults():

@@ -105,6 +105,8 @@ def test_an_export_is_scored_against_data_it_is_given(runs, test_root, tmp_path)
     assert json_path == os.path.join(tmp_path, "models", "cyclegan_a2b", "evaluation", "v1_test_a2b_step2.json")
     from_run, _ = evaluate.evaluate_model(runs["cyclegan"][0], scoring, data_root=test_root)
     assert record["metrics"] == pytest.approx(from_run["metrics"], rel=1e-4)
+    # Its protocol names the run it came from as the run's own does.
+    assert record["protocol"]["config_sha256"] == from_run["protocol"]["config_sha256"] is not None
     with pytest.raises(Tfi2iError, match="cycle_l1 needs both directions of a two-way run"):
         evaluate.evaluate_model(path, scoring_lib.Scoring(("cycle_l1",)), data_root=test_root)
 

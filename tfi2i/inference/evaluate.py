@@ -52,8 +52,8 @@ def evaluate_model(model_path, scoring, data_root=None, direction=None, split="t
         "protocol": {
             **scoring_lib.protocol(scoring), "split": split, "images": len(images.sources),
             "real_images": len(images.reals), "checkpoint_step": translator.step,
-            # The hash an export of this run records; None for an export.
-            "config_sha256": None if config is None else export.config_hash(config),
+            # A run's config hash, as an export of it records it (and an export gives its record).
+            "config_sha256": translator.config_sha256 if config is None else export.config_hash(config),
         },
     }
     return record, default_json_path(model_path, translator, split)

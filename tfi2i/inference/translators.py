@@ -32,6 +32,7 @@ class LoadedTranslator:
     step: int = None  # the training step of the weights, where known
     config: object = None  # the run's Config; None for an export
     mode: str = "eval"  # the inference mode it runs in (tfi2i.nets.test_time)
+    config_sha256: str = None  # an export's record of its run's config hash
 
     def __call__(self, images):
         return self.translate(tf.convert_to_tensor(images, tf.float32))
@@ -80,7 +81,7 @@ def _from_export(path, direction, mode):
         return loaded.signatures["translate"](image=images)["image"]
 
     return LoadedTranslator(translate, exported_direction, input_channels, output_channels, path, metadata.get("step"),
-                            mode=exported_mode)
+                            mode=exported_mode, config_sha256=metadata.get("config_sha256"))
 
 
 def _from_run(run_dir, direction, checkpoint, mode):
@@ -108,7 +109,8 @@ def load(path, direction=None, checkpoint="latest", mode=None):
             raise Tfi2iError(f"--checkpoint picks a checkpoint of a run, but '{path}' is an export; drop it")
         translate, metadata = edge_runtimes.load(path, direction, mode)
         return LoadedTranslator(translate, metadata["direction"], metadata["input_channels"],
-                                metadata["output_channels"], path, metadata["step"], mode=metadata["inference_mode"])
+                                metadata["output_channels"], path, metadata["step"], mode=metadata["inference_mode"],
+                                config_sha256=metadata.get("config_sha256"))
     if not os.path.isdir(path):
         raise Tfi2iError(f"model '{path}' does not exist; give an export (folder, .onnx or .tflite file) or a run "
                          f"directory")
