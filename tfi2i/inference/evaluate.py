@@ -59,7 +59,6 @@ def evaluate_model(model_path, scoring, data_root=None, direction=None, split="t
     return record, default_json_path(model_path, translator, split)
 
 
-
 def default_json_path(model_path, translator, split):
     """Beside the run (RUN_DIR/evaluation/) or beside the export's versions (BASE/NAME/evaluation/)."""
     mode = "_train_mode" if translator.mode == "train" else ""

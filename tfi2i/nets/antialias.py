@@ -16,6 +16,19 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from tfi2i.errors import Tfi2iError
+
+# How the networks that offer it sample down: stride-2 convolutions, or stride 1 and a blur pool.
+DOWNSAMPLINGS = ("strided", "antialias")
+
+
+def check_downsampling(downsampling, network, params_key):
+    if downsampling not in DOWNSAMPLINGS:
+        raise Tfi2iError(
+            f"{network}: downsampling '{downsampling}' is not one of {', '.join(DOWNSAMPLINGS)}; "
+            f"fix {params_key}.downsampling"
+        )
+
 
 def binomial_filter(size):
     """The size x size binomial blur ([1, 2, 1] outer itself for 3), summing to 1."""

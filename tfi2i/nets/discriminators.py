@@ -8,11 +8,9 @@ import functools
 import keras
 from keras import layers
 
-from tfi2i.errors import Tfi2iError
-from tfi2i.nets.antialias import BlurPool2D
+from tfi2i.nets.antialias import BlurPool2D, check_downsampling
 from tfi2i.nets.layers import conv, normalization, uses_bias
 
-DOWNSAMPLINGS = ("strided", "antialias")
 
 
 def patchgan_discriminator(
@@ -29,11 +27,7 @@ def patchgan_discriminator(
     first n_layers convs has stride 1 and its LeakyReLU is followed by a `BlurPool2D`.
     """
     del image_size  # Fully convolutional.
-    if downsampling not in DOWNSAMPLINGS:
-        raise Tfi2iError(
-            f"patchgan discriminator: downsampling '{downsampling}' is not one of {', '.join(DOWNSAMPLINGS)}; "
-            f"fix model.discriminator.params.downsampling"
-        )
+    check_downsampling(downsampling, "patchgan discriminator", "model.discriminator.params")
     antialiased = downsampling == "antialias"
     use_bias = uses_bias(norm)
     inputs = keras.Input(shape=(None, None, input_nc), name="image")

@@ -11,11 +11,10 @@ import keras
 from keras import layers
 
 from tfi2i.errors import Tfi2iError
-from tfi2i.nets.antialias import BilinearUpsampling2D, BlurPool2D
+from tfi2i.nets.antialias import BilinearUpsampling2D, BlurPool2D, check_downsampling
 from tfi2i.nets.layers import conv, conv_transpose, normalization, reflection_pad, residual_block, uses_bias
 
 
-DOWNSAMPLINGS = ("strided", "antialias")
 UPSAMPLINGS = ("transposed", "resize", "antialias")
 
 
@@ -44,11 +43,7 @@ def resnet_generator(
     zero-padded 3x3 conv. The layer names stay, so down1_conv is the full-resolution conv there.
     """
     del image_size  # Fully convolutional: any multiple of 4 works.
-    if downsampling not in DOWNSAMPLINGS:
-        raise Tfi2iError(
-            f"resnet generator: downsampling '{downsampling}' is not one of {', '.join(DOWNSAMPLINGS)}; "
-            f"fix model.generator.params.downsampling"
-        )
+    check_downsampling(downsampling, "resnet generator", "model.generator.params")
     if upsampling not in UPSAMPLINGS:
         raise Tfi2iError(
             f"resnet generator: upsampling '{upsampling}' is not one of {', '.join(UPSAMPLINGS)}; "
