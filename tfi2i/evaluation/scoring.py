@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from tfi2i import batching
+from tfi2i import batching, registry
 from tfi2i.data import images as images_lib
 from tfi2i.errors import Tfi2iError
 from tfi2i.metrics import features, fid, inception_score, kid, paired, precision_recall
@@ -115,6 +115,9 @@ def plan(scoring, images, two_way, split=None, *, with_features=True, extractor_
     if "cycle_l1" in metrics and not two_way:
         raise Tfi2iError("cycle_l1 needs both directions of a two-way run; leave cycle_l1 out of the metrics")
     extractor = scoring.extractor
+    if "inception_score" in metrics:  # before the extractor is built: its class tells
+        metrics = _with_logits_or_without_score(metrics, extractor or registry.load(features.GROUP, extractor_name),
+                                                extractor_name, defaulted)
     if extractor is None and needs_features(metrics):  # built last: the cheap checks come first
         try:
             extractor = features.build(extractor_name, weights, scoring.resize)
@@ -123,14 +126,20 @@ def plan(scoring, images, two_way, split=None, *, with_features=True, extractor_
             if not (defaulted and hint and without):
                 raise
             raise Tfi2iError(f"{error} ({hint.format(metrics=','.join(without))})") from None
-    if "inception_score" in metrics and not hasattr(extractor, "logits"):
-        if not defaulted:
-            raise Tfi2iError(
-                f"inception_score needs class logits, which the '{extractor_name}' features lack; "
-                f"use --features inception_2015"
-            )
-        metrics = tuple(m for m in metrics if m != "inception_score")
     return dataclasses.replace(scoring, metrics=metrics, extractor=extractor)
+
+
+def _with_logits_or_without_score(metrics, extractor, extractor_name, defaulted):
+    """`metrics`, when the extractor (or its class) has the logits the Inception Score reads;
+    else without the score if it was a default, or a one-line refusal if it was asked for."""
+    if hasattr(extractor, "logits"):
+        return metrics
+    if not defaulted:
+        raise Tfi2iError(
+            f"inception_score needs class logits, which the '{extractor_name}' features lack; "
+            f"use --features inception_2015"
+        )
+    return tuple(m for m in metrics if m != "inception_score")
 
 
 def score(fakes, reals, scoring, targets=None, sources=None, reconstructed=None, on_done=None):
