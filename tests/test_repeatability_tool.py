@@ -1,18 +1,23 @@
 """tools/repeatability.py's comparison of two runs' checkpoints, on checkpoints written here."""
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
 from tests.tools import load_tool
+from tfi2i.run import checkpoints
 
 
 def write_run(run_dir, kernels_by_step):
-    for step, kernel in kernels_by_step.items():
-        checkpoint = tf.train.Checkpoint(kernel=tf.Variable(kernel), bias=tf.Variable(np.zeros(3, np.float32)),
-                                         step=tf.Variable(step, dtype=tf.int64))
-        checkpoint.write(os.path.join(run_dir, "checkpoints", f"ckpt-{step}"))
+    """Checkpoints as a run's, numbered by step."""
+    kernel = tf.Variable(np.zeros((2, 3), np.float32))
+    bias = tf.Variable(np.zeros(3, np.float32))
+    step_variable = tf.Variable(0, dtype=tf.int64)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(kernel=kernel, bias=bias, step=step_variable),
+                                         checkpoints.directory(run_dir), max_to_keep=None)
+    for step, value in kernels_by_step.items():
+        kernel.assign(value)
+        step_variable.assign(step)
+        manager.save(checkpoint_number=step)
 
 
 def test_two_runs_are_compared_step_by_step_and_variable_by_variable(tmp_path):
@@ -22,7 +27,7 @@ def test_two_runs_are_compared_step_by_step_and_variable_by_variable(tmp_path):
     parted[1, 2] += 0.25
     write_run(str(tmp_path / "first"), {25: kernel, 50: kernel})
     write_run(str(tmp_path / "second"), {25: kernel, 50: parted})
-    first, second = (repeatability.saved_steps(str(tmp_path / run)) for run in ("first", "second"))
+    first, second = (checkpoints.saved_steps(str(tmp_path / run)) for run in ("first", "second"))
     assert sorted(first) == sorted(second) == [25, 50]
     compared, differing, largest = repeatability.differences(first[25], second[25])
     assert differing == 0 and largest == 0.0 and compared >= 3

@@ -189,15 +189,22 @@ def tfi2i_overrides(task, s, data_root, seed):
 
 def train_tfi2i(args, s, data_root, seed, run_dir):
     config = "cyclegan_horse2zebra.yaml" if args.task == "cyclegan" else "pix2pix_facades.yaml"
+    seconds, _ = run_tfi2i_train(config, run_dir, {**tfi2i_overrides(args.task, s, data_root, seed), **dict(args.set)})
+    return seconds
+
+
+def run_tfi2i_train(config, run_dir, sets):
+    """`tfi2i train` of a project config with these overrides, in a new process; (wall seconds,
+    its stdout)."""
     command = [os.path.join(os.path.dirname(sys.executable), "tfi2i"), "train", "--config", os.path.join(ROOT, "configs", config),
                "--run-dir", run_dir]
-    for key, value in {**tfi2i_overrides(args.task, s, data_root, seed), **dict(args.set)}.items():
+    for key, value in sets.items():
         command += ["--set", f"{key}={value}"]
     started = time.perf_counter()
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if result.returncode:
         sys.exit(f"tfi2i train failed:\n{result.stderr[-3000:]}")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, result.stdout
 
 
 def tfi2i_translations(args, run_dir, photos, labels, mode):

@@ -12,11 +12,9 @@ step time each run reported (Keras' progress line: the mean over the run, first 
 """
 
 import argparse
-import glob
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -24,6 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+from tfi2i.run import checkpoints  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tools/parity.py
 
@@ -38,24 +38,12 @@ def train(data_root, args, run_dir):
     sets = {**parity.tfi2i_overrides("labels2photo", settings, data_root, args.seed),
             "train.save_every_steps": args.save_every, "train.keep_checkpoints": args.steps // args.save_every + 1,
             **dict(args.set)}
-    command = [os.path.join(os.path.dirname(sys.executable), "tfi2i"), "train", "--config",
-               os.path.join(parity.ROOT, "configs", "pix2pix_facades.yaml"), "--run-dir", run_dir]
-    for key, value in sets.items():
-        command += ["--set", f"{key}={value}"]
-    result = subprocess.run(command, cwd=parity.ROOT, capture_output=True, text=True)
-    if result.returncode:
-        sys.exit(f"tfi2i train failed:\n{result.stderr[-3000:]}")
-    timing = re.findall(r"(\d+)(ms|s)/step", result.stdout)
+    _, stdout = parity.run_tfi2i_train("pix2pix_facades.yaml", run_dir, sets)
+    timing = re.findall(r"(\d+)(ms|s)/step", stdout)
     if not timing:
         return float("nan")
     value, unit = timing[-1]
     return float(value) * (1000 if unit == "s" else 1)
-
-
-def saved_steps(run_dir):
-    """{step: checkpoint prefix} of a run."""
-    indexes = glob.glob(os.path.join(run_dir, "checkpoints", "ckpt-*.index"))
-    return {int(index[:-len(".index")].rsplit("-", 1)[1]): index[:-len(".index")] for index in indexes}
 
 
 def differences(first, second):
@@ -90,7 +78,7 @@ def main():
     print(f"pix2pix labels -> photo, seed {args.seed}, overrides {dict(args.set)}: "
           f"{step_ms[0]:.0f} and {step_ms[1]:.0f} ms a step")
     print(f"{'step':>6} {'variables':>9} {'differ':>7} {'max |diff|':>11}")
-    first, second = (saved_steps(run) for run in runs)
+    first, second = (checkpoints.saved_steps(run) for run in runs)
     for step in sorted(set(first) & set(second)):
         compared, differing, largest = differences(first[step], second[step])
         print(f"{step:>6} {compared:>9} {differing:>7} {largest:>11.3g}", flush=True)
