@@ -55,7 +55,8 @@ def test_a_trainer_in_a_running_process_notes_that_its_sizes_stay(tiny_config, t
     tf.zeros([1]).numpy()  # TensorFlow runs in this process (as after any earlier test)
     lines = []
     assemble(tiny_config("train.inter_op_threads=7"), str(tmp_path / "run"), log=lines.append)
-    assert ("note: train.inter_op_threads=7 is ignored: this process started TensorFlow with its default; "
+    started_with = tf.config.threading.get_inter_op_parallelism_threads() or "its default"
+    assert (f"note: train.inter_op_threads=7 is ignored: this process started TensorFlow with {started_with}; "
             "it applies to a new process") in lines
     lines.clear()  # tfi2i's own choice, where the config leaves the sizes unset, goes unmentioned
     assemble(tiny_config(), str(tmp_path / "plain"), log=lines.append)
