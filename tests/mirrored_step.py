@@ -1,14 +1,18 @@
-"""Run as a script (the CPU must be split before TensorFlow starts): one training step of a
-model on 2 logical CPU devices under MirroredStrategy against the same step on one device.
+"""Run as a script (the CPU must be split before TensorFlow starts): for each case, one training
+step of a model on 2 logical CPU devices under MirroredStrategy against the same step on one
+device. The cases share one process, so TensorFlow starts once for all of them.
 
-    python tests/mirrored_step.py MODEL DATA_ROOT RUN_DIR|- [CONFIG OVERRIDES...]
+    python tests/mirrored_step.py CASES.json
 
-With a RUN_DIR, also trains 2 steps with the Trainer on 2 replicas there and resumes.
-Exits 0 when the weights agree; prints what differs otherwise.
+CASES.json: a list of [MODEL, DATA_ROOT, RUN_DIR or "-", [CONFIG OVERRIDES...]]. With a RUN_DIR,
+the case also trains 2 steps with the Trainer on 2 replicas there and resumes. Prints one line a
+case, "MODEL: ok: ..." when the weights agree and "MODEL: failed: ..." with what differs.
 """
 
+import json
 import os
 import sys
+import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -39,8 +43,8 @@ def built(config, strategy):
     return model
 
 
-def main():
-    name, root, run_dir, *overrides = sys.argv[1:]
+def check_case(name, root, run_dir, overrides):
+    """The case's "ok: ..." line; raises AssertionError naming what differs."""
     config = config_lib.load(None, [f"data.root={root}", *overrides])
     rng = np.random.default_rng(0)
     a = rng.uniform(-1, 1, (2, 32, 32, config.data.input_nc)).astype("float32")
@@ -73,12 +77,10 @@ def main():
         local_images = [i.numpy()[0] for i in mirrored_strategy.experimental_local_results(pool.images.value)]
         np.testing.assert_allclose(local_images, single.pool_b.images.numpy()[:2], atol=1e-4)
 
+    assert not failures, "; ".join(failures)
     if run_dir != "-":
         train_on_two_replicas(root, run_dir, overrides)
-    if failures:
-        print("\n".join(failures))
-        sys.exit(1)
-    print(f"ok: {moved} variables moved by more than 1e-3, alike on 1 and 2 replicas")
+    return f"ok: {moved} variables moved by more than 1e-3, alike on 1 and 2 replicas"
 
 
 def train_on_two_replicas(root, run_dir, overrides):
@@ -103,6 +105,17 @@ def train_on_two_replicas(root, run_dir, overrides):
     for s, m in zip(trainer.model.variables, resumed.model.variables, strict=True):
         if "pool" not in s.path:
             np.testing.assert_array_equal(s.numpy(), m.numpy(), err_msg=s.path)
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        cases = json.load(f)
+    for name, root, run_dir, overrides in cases:
+        try:
+            line = check_case(name, root, run_dir, overrides)
+        except Exception:  # noqa: BLE001 - the next cases still run; the test shows this one's trace
+            line = "failed: " + traceback.format_exc().replace("\n", " | ")
+        print(f"{name}: {line}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -22,19 +23,24 @@ MODELS = {
 }
 
 
+@pytest.fixture(scope="module")
+def mirrored_lines(request, tmp_path_factory):
+    """{model: its line from tests/mirrored_step.py}, every case run in one process."""
+    base = tmp_path_factory.mktemp("mirrored")
+    cases = [[name, request.getfixturevalue(root_fixture), str(base / "run") if name == "pix2pix" else "-",
+              [*TINY, *overrides, "train.report=false"]] for name, (root_fixture, overrides) in MODELS.items()]
+    (base / "cases.json").write_text(json.dumps(cases))
+    result = subprocess.run([sys.executable, SCRIPT, str(base / "cases.json")], capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return dict(line.split(": ", 1) for line in result.stdout.splitlines() if line.split(": ", 1)[0] in MODELS)
+
+
 @pytest.mark.parametrize("name", list(MODELS))
-def test_a_mirrored_step_on_two_devices_equals_one_device(request, tmp_path, name):
+def test_a_mirrored_step_on_two_devices_equals_one_device(mirrored_lines, name):
     """One step with global batch 2 split over 2 logical CPUs gives the single-device step's
     weights; (pix2pix) the trainer trains on 2 replicas, saves one checkpoint per save, resumes."""
-    root_fixture, overrides = MODELS[name]
-    root = request.getfixturevalue(root_fixture)
-    result = subprocess.run(
-        [sys.executable, SCRIPT, name, root, str(tmp_path / "run") if name == "pix2pix" else "-", *TINY, *overrides,
-         "train.report=false"],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1].startswith("ok:")
+    assert mirrored_lines[name].startswith("ok:"), mirrored_lines[name].replace(" | ", "\n")
 
 
 def test_devices_that_do_not_exist_are_named():
