@@ -16,32 +16,43 @@ from tfi2i.inference import export, translators
 from tfi2i.errors import Tfi2iError
 from tests.images import as_png_levels, in_process, png_bytes, random_pixels
 
+# Loads each export given and writes what its two signatures return; one process for all of
+# them, so TensorFlow starts once.
 FRESH_PROCESS = """
 import sys, numpy as np, tensorflow as tf
-path, images, encoded = sys.argv[1], np.load(sys.argv[2]), open(sys.argv[3], "rb").read()
-loaded = tf.saved_model.load(path)
-floats = loaded.signatures["translate"](image=tf.constant(images))["image"].numpy()
-served = loaded.signatures["serving_default"](image_bytes=tf.constant([encoded]))
-np.savez(sys.argv[4], floats=floats, png=tf.io.decode_png(served["image_bytes"][0]).numpy(),
-         image=served["image"].numpy())
+for path, images, encoded, out in zip(*[iter(sys.argv[1:])] * 4):
+    loaded = tf.saved_model.load(path)
+    floats = loaded.signatures["translate"](image=tf.constant(np.load(images)))["image"].numpy()
+    served = loaded.signatures["serving_default"](image_bytes=tf.constant([open(encoded, "rb").read()]))
+    np.savez(out, floats=floats, png=tf.io.decode_png(served["image_bytes"][0]).numpy(),
+             image=served["image"].numpy())
 """
+FRESH_CASES = [("pix2pix", "a2b"), ("cyclegan", "a2b"), ("cyclegan", "b2a"), ("unit", "a2b"), ("unit", "b2a")]
 
 
-@pytest.mark.parametrize("name, direction", [("pix2pix", "a2b"), ("cyclegan", "a2b"), ("cyclegan", "b2a"),
-                                             ("unit", "a2b"), ("unit", "b2a")])
-def test_export_loaded_in_a_fresh_process_equals_the_keras_generator(runs, tmp_path, name, direction):
-    run_dir, model = runs[name]
-    path = export.export(run_dir, str(tmp_path / "models"), direction)
-    channels = json.load(open(os.path.join(path, "assets", "tfi2i.json")))["input_channels"]
-    # An odd size, not a multiple of anything the generators need.
-    images = np.random.default_rng(1).uniform(-1, 1, (2, 25, 17, channels)).astype(np.float32)
-    pixels = random_pixels(23, 13, channels)
-    np.save(tmp_path / "images.npy", images)
-    (tmp_path / "image.png").write_bytes(png_bytes(pixels))
-    out = tmp_path / "out.npz"
-    subprocess.run([sys.executable, "-c", FRESH_PROCESS, path, str(tmp_path / "images.npy"),
-                    str(tmp_path / "image.png"), str(out)], check=True, capture_output=True)
-    result = np.load(out)
+@pytest.fixture(scope="module")
+def fresh_process_results(runs, tmp_path_factory):
+    """{(model, direction): (inputs, what the export returned in a fresh process)}: a float batch
+    of an odd size, not a multiple of anything the generators need, and one PNG."""
+    base, arguments, inputs = tmp_path_factory.mktemp("fresh"), [], {}
+    for name, direction in FRESH_CASES:
+        folder = base / f"{name}_{direction}"
+        path = export.export(runs[name][0], str(folder / "models"), direction)
+        channels = json.load(open(os.path.join(path, "assets", "tfi2i.json")))["input_channels"]
+        images = np.random.default_rng(1).uniform(-1, 1, (2, 25, 17, channels)).astype(np.float32)
+        pixels = random_pixels(23, 13, channels)
+        np.save(folder / "images.npy", images)
+        (folder / "image.png").write_bytes(png_bytes(pixels))
+        arguments += [path, str(folder / "images.npy"), str(folder / "image.png"), str(folder / "out.npz")]
+        inputs[name, direction] = images, pixels, folder / "out.npz"
+    subprocess.run([sys.executable, "-c", FRESH_PROCESS, *arguments], check=True, capture_output=True)
+    return {case: (images, pixels, np.load(out)) for case, (images, pixels, out) in inputs.items()}
+
+
+@pytest.mark.parametrize("name, direction", FRESH_CASES)
+def test_export_loaded_in_a_fresh_process_equals_the_keras_generator(runs, fresh_process_results, name, direction):
+    _, model = runs[name]
+    images, pixels, result = fresh_process_results[name, direction]
     np.testing.assert_allclose(result["floats"], in_process(model, direction, images), atol=1e-5)
     # The bytes path: decoded as training decodes, translated, rounded to 8 bits.
     expected = in_process(model, direction, pixels[None].astype(np.float32) / 127.5 - 1.0)
