@@ -18,9 +18,10 @@ quickstart: $(STAMP)
 	$(VENV)/bin/tfi2i train --config configs/quickstart.yaml
 
 # Two processes, a test file to each (its tests in order, its session fixtures built once):
-# most of a test's time is Python tracing graphs on one core, so two cores run two files.
+# most of a test's time is Python tracing graphs on one core, so two cores run two files. Files
+# go out slowest first (tests/conftest.py's order, which --no-loadscope-reorder keeps).
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 clean:
 	rm -rf $(VENV) runs
