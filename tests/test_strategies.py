@@ -33,7 +33,8 @@ def mirrored_lines(request, tmp_path_factory):
     result = subprocess.run([sys.executable, SCRIPT, str(base / "cases.json")], capture_output=True, text=True,
                             timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return dict(line.split(": ", 1) for line in result.stdout.splitlines() if line.split(": ", 1)[0] in MODELS)
+    lines = (line.partition(": ") for line in result.stdout.splitlines())
+    return {name: rest for name, _, rest in lines if name in MODELS}
 
 
 @pytest.mark.parametrize("name", list(MODELS))
