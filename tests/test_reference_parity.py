@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import keras
+import tensorflow as tf
 import torch
 from keras import layers
 
@@ -161,3 +162,50 @@ def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path, update
                 np.testing.assert_allclose(variance, module.running_var.numpy(), rtol=0.03, err_msg=layer.name)
         elif keras_model is model.generator:
             assert share < 0.9, f"{keras_model.name}: {share:.3f} agree, so the test cannot tell this step apart"
+
+
+def test_cyclegan_steps_update_the_weights_as_the_reference_does(tmp_path):
+    """Three CycleGAN steps (both Gs on LSGAN + cycle x10 + identity x5 against the frozen Ds,
+    then each D on real vs the pool's fake, halved) from the same weights on the same batches
+    leave the same weights in all four networks, and the same losses. The pool is still filling
+    in three steps, so it returns each fake as it is on both sides."""
+    keras.utils.set_random_seed(0)
+    config = config_lib.load(os.path.join(os.path.dirname(__file__), os.pardir, "configs", "cyclegan_horse2zebra.yaml"), [
+        "model.generator.name=resnet", "model.generator.params.ngf=8", "model.generator.params.n_blocks=2",
+        "model.discriminator.params.ndf=8", "data.crop_size=32", "data.load_size=36", "train.kernels=keras",
+        "train.lr_policy=constant", f"data.root={tmp_path}",
+    ])
+    model = factory.build_model(config)
+    model.compile(factory.build_optimizer(config, 10), factory.build_optimizer(config, 10))
+    rng = np.random.default_rng(0)
+    batches = [(rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32),
+                rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)) for _ in range(3)]
+    model(batches[0][0])
+    model.generator_b2a(batches[0][1])
+    for discriminator in (model.discriminator_a, model.discriminator_b):
+        discriminator(batches[0][0])
+
+    # The reference's G_A is tfi2i's a2b generator; its D_A judges B (tfi2i's discriminator_b).
+    pairs = [(model.generator_a2b, ref.resnet_generator(3, 3, ngf=8, n_blocks=2, norm="instance")),
+             (model.generator_b2a, ref.resnet_generator(3, 3, ngf=8, n_blocks=2, norm="instance")),
+             (model.discriminator_b, ref.patchgan_discriminator(3, ndf=8, norm="instance")),
+             (model.discriminator_a, ref.patchgan_discriminator(3, ndf=8, norm="instance"))]
+    reference = ref.CycleGAN(*(net for _, net in pairs))
+    for keras_model, torch_net in pairs:
+        copy_weights(keras_model, torch_net)
+
+    for real_a, real_b in batches:
+        logs = model.train_step((tf.constant(real_a), tf.constant(real_b)))
+        model.reset_metrics()
+        theirs = reference.train_step(*(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()) for x in (real_a, real_b)))
+        np.testing.assert_allclose([float(logs["g_total"]), float(logs["d_total"])], [theirs["g"], theirs["d"]],
+                                   rtol=1e-4)
+    for keras_model, torch_net in pairs:
+        convs, _ = weighted_layers(keras_model)
+        torch_convs = [m for m in torch_net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+        differences = np.concatenate([
+            np.abs(layer.get_weights()[0] - module.weight.detach().numpy().transpose(2, 3, 1, 0)).ravel()
+            for layer, module in zip(convs, torch_convs)
+        ])
+        share = float(np.mean(differences < 2e-6))
+        assert share >= 0.99, f"{keras_model.name}: {share:.3f} of the weights agree"
