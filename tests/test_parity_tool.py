@@ -36,3 +36,42 @@ def test_a_perfect_translation_scores_one():
     truth = np.broadcast_to(PALETTE[[0, 1, 2, 3]][None, :, None, :], (2, 4, 4, 3))
     scores = parity.label_scores(as_unit(truth), as_unit(truth), PALETTE)
     assert scores == {"accuracy": 1.0, "mean_iou": 1.0}
+
+
+def test_the_majority_class_baseline_paints_the_most_common_class_everywhere():
+    parity = load_parity()
+    # 12 pixels of class 0, 4 of class 1: all class 0 gets 12 / 16 right; IoU 12/16 and 0/4.
+    truth = np.zeros((1, 4, 4, 3))
+    truth[:] = PALETTE[0]
+    truth[:, 0] = PALETTE[1]
+    scores = parity.majority_class_scores(as_unit(truth), PALETTE)
+    assert scores["accuracy"] == 12 / 16
+    np.testing.assert_allclose(scores["mean_iou"], (12 / 16 + 0) / 2)
+
+
+def test_the_reference_sweep_scores_photos_as_tfi2i_does():
+    from tfi2i.metrics import paired
+
+    sweep = load_tool("reference_seeds")
+    rng = np.random.default_rng(0)
+    fake, real = (rng.uniform(-1, 1, (3, 8, 8, 3)).astype(np.float32) for _ in range(2))
+    expected = paired.paired_scores(list(zip(fake, real)), metrics=("l1", "psnr"))
+    np.testing.assert_allclose([sweep.photo_scores(fake, real)[k] for k in ("l1", "psnr")],
+                               [expected["l1"], expected["psnr"]], rtol=1e-5)
+    assert sweep.seed_list(["0-2", "7"]) == [0, 1, 2, 7]
+
+
+def test_the_mean_photo_baseline_gives_every_input_the_mean_training_photo(tmp_path):
+    from PIL import Image
+
+    parity = load_parity()
+    # Two training photos (left halves) of levels 50 and 150: their mean is 100 everywhere.
+    (tmp_path / "train").mkdir()
+    for k, level in enumerate((50, 150)):
+        aligned = np.zeros((8, 16, 3), np.uint8)
+        aligned[:, :8] = level
+        Image.fromarray(aligned).save(tmp_path / "train" / f"{k}.jpg", quality=100)
+    photos = as_unit(np.full((1, 8, 8, 3), 120.0))
+    scores = parity.mean_photo_scores(str(tmp_path), photos)
+    np.testing.assert_allclose(scores["l1"], 20 / 127.5, rtol=1e-5)
+    np.testing.assert_allclose(scores["psnr"], 20 * np.log10(255 / 20), rtol=1e-5)

@@ -131,6 +131,24 @@ def label_scores(fake, real, palette):
     return {"accuracy": float(np.mean(predicted == truth)), "mean_iou": float(np.mean(ious))}
 
 
+def majority_class_scores(labels, palette):
+    """The label scores of maps painted all in the most common class of the true maps: a
+    translation that scores less accuracy than this has not learned more than that class's
+    share (an early or collapsed generator can score more accuracy, never more IoU)."""
+    truth = nearest_class((np.clip(labels, -1, 1) + 1.0) * 127.5, palette)
+    common = np.bincount(truth.ravel(), minlength=CLASSES).argmax()
+    painted = np.broadcast_to(palette[common] / 127.5 - 1.0, labels.shape)
+    return label_scores(painted, labels, palette)
+
+
+def mean_photo_scores(source, photos):
+    """The photo scores of the mean training photo given for every input: L1 and PSNR reward
+    an output near the mean, so a translation that scores less than this on them has not yet
+    learned more than the average facade (SSIM, which weighs structure, is harder to fake)."""
+    train_photos, _ = held_out(source, photos.shape[1], split="train")
+    return photo_scores(np.broadcast_to(train_photos.mean(axis=0), photos.shape), photos)
+
+
 def photo_scores(fake, real):
     from tfi2i.metrics import paired  # noqa: WPS433 (imported where the TF side is wanted)
 
@@ -333,6 +351,12 @@ def main():
     palette = label_palette(args.data)
     print(f"task {args.task}: {s}, test modes {args.test_modes}, tfi2i overrides {dict(args.set)}, work {work}",
           flush=True)
+    if args.task != "labels2photo":
+        print("baseline: the most common class painted everywhere scores", majority_class_scores(labels, palette),
+              flush=True)
+    if args.task != "photo2labels":
+        print("baseline: the mean training photo for every input scores", mean_photo_scores(args.data, photos),
+              flush=True)
 
     rows, seconds = {}, {}
     for seed in args.seeds:

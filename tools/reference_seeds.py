@@ -1,0 +1,153 @@
+"""The reference side of tools/parity.py alone, over many seeds, on any torch device.
+
+Trains tools/reference_torch.py's CycleGAN or pix2pix as `parity.py --sides reference` does
+(the same data copy, settings and held-out scoring), in several worker processes at once, and
+prints one JSON line per run and the mean +- std over the seeds. It needs torch, numpy and PIL,
+not TensorFlow, so it runs where tfi2i cannot (a GPU machine with torch alone); SSIM, which
+parity.py takes from TensorFlow, is left out.
+
+    python tools/reference_seeds.py --task cyclegan --size 64 --seeds 0-19 \
+        [--cpu-workers 4 --threads 2] [--cuda-workers 4] [--deadline SECONDS] [--out runs.jsonl]
+
+A seed's run on the CPU gives parity.py's reference row for that seed to the last digit (seen for
+CycleGAN seed 0 at 60 steps); on a GPU its numerics, hence its run, differ (seed 0 at 1000 steps:
+photo -> labels accuracy 0.2001 on the CPU, 0.1775 on an H200). Measured on one H200 (CycleGAN,
+64 px, ngf 32, 1000 steps): 100 s a run with 4 runs at once, 166 s with 10.
+"""
+
+import argparse
+import glob
+import json
+import multiprocessing
+import os
+import random
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import parity  # noqa: E402  (its data, settings and label scores; TensorFlow only for SSIM)
+
+
+def photo_scores(fake, real):
+    """L1 on [-1, 1] and PSNR on 0-255, per image then averaged, as tfi2i.metrics.paired."""
+    l1 = np.abs(fake - real).mean(axis=(1, 2, 3))
+    mse = (((fake + 1.0) * 127.5 - (real + 1.0) * 127.5) ** 2).mean(axis=(1, 2, 3))
+    return {"l1": float(l1.mean()), "psnr": float(np.mean(20 * np.log10(255.0) - 10 * np.log10(mse)))}
+
+
+def run_one(job):
+    """Trains one seed and scores it; returns its row."""
+    import torch
+
+    import reference_torch as ref
+
+    task, s, data_root, source, seed, device, threads = job
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    random.seed(seed)
+    rng = random.Random(seed)
+    if task == "cyclegan":
+        model = ref.cyclegan_model(ngf=s["ngf"], norm=s["norm"])
+        files = [sorted(glob.glob(os.path.join(data_root, f"train{d}", "*"))) for d in "AB"]
+        batches = ref.unpaired_batches(*files, s["load_size"], s["size"], True, rng)
+        networks = [model.g_a, model.g_b, model.d_a, model.d_b]
+    else:
+        model = ref.pix2pix_model(s["size"], ngf=s["ngf"], norm=s["norm"])
+        files = sorted(glob.glob(os.path.join(data_root, "train", "*.jpg")))
+        batches = ref.paired_batches(files, s["direction"], s["load_size"], s["size"], True, rng)
+        networks = [model.generator, model.discriminator]
+    for net in networks:
+        net.to(device)
+    # The optimizers hold the parameters themselves, which .to() moves in place.
+    started = time.perf_counter()
+    for _ in range(s["steps"]):
+        real_a, real_b = next(batches)
+        model.train_step(real_a.to(device), real_b.to(device))
+    seconds = time.perf_counter() - started
+    for net in networks:
+        net.cpu()
+    photos, labels = parity.held_out(source, s["size"])
+    palette = parity.label_palette(source)
+    sources = {"a2b": photos if task != "labels2photo" else labels, "b2a": labels}
+    out = {d: ref.translate(g, sources[d], "eval") for d, g in model.translators().items()}
+    if task == "labels2photo":
+        scores = photo_scores(out["a2b"], photos)
+    elif task == "photo2labels":
+        scores = parity.label_scores(out["a2b"], labels, palette)
+    else:
+        scores = {f"p2l_{k}": v for k, v in parity.label_scores(out["a2b"], labels, palette).items()}
+        scores.update({f"l2p_{k}": v for k, v in photo_scores(out["b2a"], photos).items()})
+    return {"seed": seed, "device": device, "seconds": round(seconds, 1), **scores}
+
+
+def seed_list(text):
+    seeds = []
+    for part in text:
+        first, _, last = part.partition("-")
+        seeds += list(range(int(first), int(last or first) + 1))
+    return seeds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=parity.TASKS, default="cyclegan")
+    parser.add_argument("--seeds", nargs="+", default=["0-4"], help="seeds and ranges: 0-4 7")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--cpu-workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads per CPU worker")
+    parser.add_argument("--cuda-workers", type=int, default=0)
+    parser.add_argument("--deadline", type=float, help="start no run after this many seconds")
+    parser.add_argument("--data", default=parity.DEFAULT_DATA)
+    parser.add_argument("--work", default="/tmp/tfi2i-reference-seeds")
+    parser.add_argument("--out", help="also append each run's JSON line here")
+    args = parser.parse_args()
+
+    args.paper, args.norm, args.ngf = False, None, None
+    s = parity.settings(args)
+    data_root = parity.prepare_data(args.data, args.work, args.task)
+    jobs = seed_list(args.seeds)
+    print(f"task {args.task}: {s}, {len(jobs)} runs", flush=True)
+
+    # One pool per device kind; each worker takes the next job when it is free.
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    pools = [(context.Pool(n), n, device, threads) for n, device, threads in
+             ((args.cpu_workers, "cpu", args.threads), (args.cuda_workers, "cuda", 1)) if n]
+    pending, rows = list(jobs), []
+    running = []
+    while pending or running:
+        for pool, workers, device, threads in pools:
+            busy = sum(1 for _, d in running if d == device)
+            while pending and busy < workers and not (
+                    args.deadline and time.perf_counter() - started > args.deadline):
+                seed = pending.pop(0)
+                job = (args.task, s, data_root, args.data, seed, device, threads)
+                running.append((pool.apply_async(run_one, (job,)), device))
+                busy += 1
+        if args.deadline and time.perf_counter() - started > args.deadline:
+            pending = []
+        for item in [r for r in running if r[0].ready()]:
+            running.remove(item)
+            row = item[0].get()
+            rows.append(row)
+            line = json.dumps(row)
+            print(line, flush=True)
+            if args.out:
+                with open(args.out, "a") as f:
+                    f.write(line + "\n")
+        time.sleep(0.5)
+
+    if rows:
+        names = [k for k in rows[0] if k not in ("seed", "device", "seconds")]
+        values = np.array([[r[n] for n in names] for r in rows])
+        print(f"reference, {len(rows)} seeds {sorted(r['seed'] for r in rows)}: " + ", ".join(
+            f"{n} {m:.4f} +- {d:.4f}" for n, m, d in zip(names, values.mean(0), values.std(0))))
+
+
+if __name__ == "__main__":
+    main()
