@@ -18,6 +18,7 @@ Tasks (the facades archive: A the photo, B the label map):
         [--size 128] [--norm batch|instance] [--test-modes eval train]
         [--set KEY=VALUE ...]      # tfi2i config overrides, to toggle one difference
         [--sides tfi2i reference]  # one side only
+        [--score-at 1000 2000 ...] # also score both sides' weights at these steps of the runs
         [--paper]                  # the papers' settings: 256 px, 100 + 100 epochs with linear
                                    # decay (80,000 pix2pix steps): a GPU's job
 
@@ -25,8 +26,10 @@ Needs the parity extra: pip install -e ".[parity]".
 """
 
 import argparse
+import copy
 import glob
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -185,7 +188,7 @@ def settings(args):
     }
 
 
-def tfi2i_overrides(task, s, data_root, seed):
+def tfi2i_overrides(task, s, data_root, seed, score_at=()):
     cyclegan = task == "cyclegan"
     generator = "resnet_9blocks" if cyclegan else f"unet_{s['size']}"
     sets = {
@@ -200,6 +203,10 @@ def tfi2i_overrides(task, s, data_root, seed):
     else:
         sets.update({"train.n_epochs": 1, "train.n_epochs_decay": 0, "train.steps_per_epoch": s["steps"],
                      "train.lr_policy": "constant", "train.log_every_steps": max(1, s["steps"] // 4)})
+        if score_at:
+            # A checkpoint at every step scored, none of them deleted.
+            sets.update({"train.save_every_steps": math.gcd(*score_at), "train.keep_checkpoints":
+                         s["steps"] // math.gcd(*score_at) + 1})
     if not cyclegan:
         sets["data.direction"] = s["direction"]
     return sets
@@ -207,7 +214,8 @@ def tfi2i_overrides(task, s, data_root, seed):
 
 def train_tfi2i(args, s, data_root, seed, run_dir):
     config = "cyclegan_horse2zebra.yaml" if args.task == "cyclegan" else "pix2pix_facades.yaml"
-    seconds, _ = run_tfi2i_train(config, run_dir, {**tfi2i_overrides(args.task, s, data_root, seed), **dict(args.set)})
+    sets = tfi2i_overrides(args.task, s, data_root, seed, args.score_at)
+    seconds, _ = run_tfi2i_train(config, run_dir, {**sets, **dict(args.set)})
     return seconds
 
 
@@ -225,10 +233,10 @@ def run_tfi2i_train(config, run_dir, sets):
     return time.perf_counter() - started, result.stdout
 
 
-def tfi2i_translations(args, run_dir, photos, labels, mode):
+def tfi2i_translations(args, run_dir, photos, labels, mode, checkpoint="latest"):
     from tfi2i.run.restore import restore_model
 
-    _, model, _ = restore_model(run_dir)
+    _, model, _ = restore_model(run_dir, checkpoint)
     sources = {"a2b": photos if args.task != "labels2photo" else labels, "b2a": labels}
     out = {}
     for direction in model.directions:
@@ -239,7 +247,9 @@ def tfi2i_translations(args, run_dir, photos, labels, mode):
     return out
 
 
-def train_reference(args, s, data_root, seed):
+def train_reference(args, s, data_root, seed, score=None):
+    """The reference trained for the budget; `score(step, model)` is called at each step of
+    args.score_at, and what it changes is put back, so scoring does not change the run."""
     import random
 
     import torch
@@ -273,6 +283,15 @@ def train_reference(args, s, data_root, seed):
             for group, lr in zip((g for o in optimizers for g in o.param_groups), initial):
                 group["lr"] = lr * factor
         losses = model.train_step(*next(batches))
+        if score and step in args.score_at and step != steps:
+            # Scoring in train mode moves batch norm's running statistics and draws dropout
+            # masks: both are put back.
+            state = torch.get_rng_state()
+            kept = [copy.deepcopy(g.state_dict()) for g in model.translators().values()]
+            score(step, model)
+            for generator, weights in zip(model.translators().values(), kept):
+                generator.load_state_dict(weights)
+            torch.set_rng_state(state)
         if step % max(1, steps // 4) == 0:
             print(f"  reference step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in losses.items()), flush=True)
     return model, time.perf_counter() - started
@@ -338,6 +357,8 @@ def main():
     parser.add_argument("--set", action="append", default=[], type=lambda kv: tuple(kv.split("=", 1)),
                         metavar="KEY=VALUE", help="a tfi2i config override")
     parser.add_argument("--sides", nargs="+", choices=("tfi2i", "reference"), default=["tfi2i", "reference"])
+    parser.add_argument("--score-at", type=int, nargs="+", default=[], metavar="STEP",
+                        help="also score both sides at these steps (a learning curve from the same runs)")
     parser.add_argument("--paper", action="store_true", help="the papers' size and schedule (--steps, --size ignored)")
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--work", help="where data copies and runs go (default: a temporary folder)")
@@ -345,6 +366,10 @@ def main():
     args = parser.parse_args()
 
     s = settings(args)
+    if args.score_at and (args.paper or max(args.score_at) > args.steps):
+        parser.error("--score-at takes steps up to --steps, without --paper")
+    final = s["steps"] or "final"
+    score_steps = sorted(set(args.score_at) | {final}) if args.score_at else [final]
     work = args.work or tempfile.mkdtemp(prefix="tfi2i-parity-")
     data_root = prepare_data(args.data, work, args.task)
     photos, labels = held_out(args.data, s["size"])
@@ -358,22 +383,35 @@ def main():
         print("baseline: the mean training photo for every input scores", mean_photo_scores(args.data, photos),
               flush=True)
 
-    rows, seconds = {}, {}
+    rows, seconds = {step: {} for step in score_steps}, {}  # rows[step][(side, seed)]: scores
+
+    def score_reference(step, seed, model):
+        rows[step][("reference", seed)] = scored_modes(
+            args, lambda mode: reference_translations(args, model, photos, labels, mode), photos, labels, palette)
+        print("reference", seed, "step", step, rows[step][("reference", seed)], flush=True)
+
     for seed in args.seeds:
         if "tfi2i" in args.sides:
             run_dir = os.path.join(work, "runs", f"{args.task}-tfi2i-seed{seed}")
             shutil.rmtree(run_dir, ignore_errors=True)
             seconds[("tfi2i", seed)] = train_tfi2i(args, s, data_root, seed, run_dir)
-            rows[("tfi2i", seed)] = scored_modes(
-                args, lambda mode: tfi2i_translations(args, run_dir, photos, labels, mode), photos, labels, palette)
-            print("tfi2i", seed, rows[("tfi2i", seed)], f"{seconds[('tfi2i', seed)]:.0f} s", flush=True)
+            for step in score_steps:
+                checkpoint = "latest" if step == final else step
+                rows[step][("tfi2i", seed)] = scored_modes(
+                    args, lambda mode: tfi2i_translations(args, run_dir, photos, labels, mode, checkpoint), photos,
+                    labels, palette)
+                print("tfi2i", seed, "step", step, rows[step][("tfi2i", seed)], flush=True)
+            print(f"tfi2i {seed}: {seconds[('tfi2i', seed)]:.0f} s", flush=True)
         if "reference" in args.sides:
-            model, seconds[("reference", seed)] = train_reference(args, s, data_root, seed)
+            model, seconds[("reference", seed)] = train_reference(
+                args, s, data_root, seed, lambda step, model: score_reference(step, seed, model))
             save_reference(model, os.path.join(work, "runs", f"{args.task}-reference-seed{seed}.pt"))
-            rows[("reference", seed)] = scored_modes(
-                args, lambda mode: reference_translations(args, model, photos, labels, mode), photos, labels, palette)
-            print("reference", seed, rows[("reference", seed)], f"{seconds[('reference', seed)]:.0f} s", flush=True)
-    print(summary(rows, args.sides))
+            score_reference(final, seed, model)
+            print(f"reference {seed}: {seconds[('reference', seed)]:.0f} s", flush=True)
+    for step in score_steps:
+        if len(score_steps) > 1:
+            print(f"\nat step {step}:", end="")
+        print(summary(rows[step], args.sides))
     for side in args.sides:
         total = sum(t for (sd, _), t in seconds.items() if sd == side)
         if s["steps"]:
@@ -381,7 +419,8 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"settings": s, "args": vars(args), "rows": [
-                {"side": side, "seed": seed, **scores} for (side, seed), scores in rows.items()]}, f, indent=1)
+                {"side": side, "seed": seed, "step": step, **scores}
+                for step in score_steps for (side, seed), scores in rows[step].items()]}, f, indent=1)
 
 
 if __name__ == "__main__":
