@@ -164,15 +164,17 @@ def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path, update
             assert share < 0.9, f"{keras_model.name}: {share:.3f} agree, so the test cannot tell this step apart"
 
 
-def test_cyclegan_steps_update_the_weights_as_the_reference_does(tmp_path):
+@pytest.mark.parametrize("kernel_set", ["keras", "tuned"])
+def test_cyclegan_steps_update_the_weights_as_the_reference_does(tmp_path, kernel_set):
     """Three CycleGAN steps (both Gs on LSGAN + cycle x10 + identity x5 against the frozen Ds,
     then each D on real vs the pool's fake, halved) from the same weights on the same batches
-    leave the same weights in all four networks, and the same losses. The pool is still filling
-    in three steps, so it returns each fake as it is on both sides."""
+    leave the same weights in all four networks, and the same losses, under both kernel sets
+    (the tuned ones and FusedAdam too). The pool is still filling in three steps, so it returns
+    each fake as it is on both sides."""
     keras.utils.set_random_seed(0)
     config = config_lib.load(os.path.join(os.path.dirname(__file__), os.pardir, "configs", "cyclegan_horse2zebra.yaml"), [
         "model.generator.name=resnet", "model.generator.params.ngf=8", "model.generator.params.n_blocks=2",
-        "model.discriminator.params.ndf=8", "data.crop_size=32", "data.load_size=36", "train.kernels=keras",
+        "model.discriminator.params.ndf=8", "data.crop_size=32", "data.load_size=36", f"train.kernels={kernel_set}",
         "train.lr_policy=constant", f"data.root={tmp_path}",
     ])
     model = factory.build_model(config)
