@@ -14,6 +14,9 @@ Tasks (the facades archive: A the photo, B the label map):
   cyclegan      CycleGAN, unpaired: photos of the first half of train/ against label maps of
                 the second half; scored on val/'s true pairs in both directions
 
+Beside the runs it prints two scores of no translation at all, for scale: the most common class
+painted everywhere, and the mean training photo given for every input.
+
     .venv/bin/python tools/parity.py --task photo2labels --seeds 0 1 2 --steps 1000
         [--size 128] [--norm batch|instance] [--test-modes eval train]
         [--set KEY=VALUE ...]      # tfi2i config overrides, to toggle one difference
