@@ -250,9 +250,10 @@ def tfi2i_translations(args, run_dir, photos, labels, mode, checkpoint="latest")
     return out
 
 
-def train_reference(args, s, data_root, seed, score=None):
-    """The reference trained for the budget; `score(step, model)` is called at each step of
-    args.score_at, and what it changes is put back, so scoring does not change the run."""
+def train_reference(args, s, data_root, seed, score=None, device="cpu", threads=None):
+    """The reference trained for the budget on a torch `device` (its networks are back on the
+    CPU at the end); `score(step, model)` is called at each step of args.score_at, and what
+    it changes is put back, so scoring does not change the run."""
     import random
 
     import torch
@@ -263,7 +264,7 @@ def train_reference(args, s, data_root, seed, score=None):
     torch.manual_seed(seed)
     random.seed(seed)
     rng = random.Random(seed)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads or os.cpu_count() or 1)
     if args.task == "cyclegan":
         model = ref.cyclegan_model(ngf=s["ngf"], norm=s["norm"])
         files = [sorted(glob.glob(os.path.join(data_root, f"train{d}", "*"))) for d in "AB"]
@@ -274,6 +275,8 @@ def train_reference(args, s, data_root, seed, score=None):
         files = sorted(glob.glob(os.path.join(data_root, "train", "*.jpg")))
         batches = ref.paired_batches(files, s["direction"], s["load_size"], s["size"], True, rng)
         epoch_length = len(files)
+    for network in model.networks():
+        network.to(device)  # in place: the optimizers keep the same parameters
     steps = s["steps"] or sum(s["epochs"]) * epoch_length
     optimizers = [model.g_optimizer, model.d_optimizer]
     initial = [group["lr"] for o in optimizers for group in o.param_groups]
@@ -285,7 +288,7 @@ def train_reference(args, s, data_root, seed, score=None):
             factor = 1.0 - max(0, (step - 1) // epoch_length + 1 - n) / float(decay + 1)
             for group, lr in zip((g for o in optimizers for g in o.param_groups), initial):
                 group["lr"] = lr * factor
-        losses = model.train_step(*next(batches))
+        losses = model.train_step(*(x.to(device) for x in next(batches)))
         if score and step in args.score_at and step != steps:
             # Scoring in train mode moves batch norm's running statistics and draws dropout
             # masks: both are put back.
@@ -297,7 +300,10 @@ def train_reference(args, s, data_root, seed, score=None):
             torch.set_rng_state(state)
         if step % max(1, steps // 4) == 0:
             print(f"  reference step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in losses.items()), flush=True)
-    return model, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    for network in model.networks():
+        network.cpu()
+    return model, seconds
 
 
 def reference_translations(args, model, photos, labels, mode):

@@ -16,11 +16,9 @@ photo -> labels accuracy 0.2001 on the CPU, 0.1775 on an H200). Measured on one 
 """
 
 import argparse
-import glob
 import json
 import multiprocessing
 import os
-import random
 import sys
 import time
 
@@ -40,40 +38,13 @@ def photo_scores(fake, real):
 
 
 def run_one(job):
-    """Trains one seed and scores it; returns its row."""
-    import torch
-
-    import reference_torch as ref
-
+    """Trains one seed as parity.py trains the reference, and scores it; returns its row."""
     task, s, data_root, source, seed, device, threads = job
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    random.seed(seed)
-    rng = random.Random(seed)
-    if task == "cyclegan":
-        model = ref.cyclegan_model(ngf=s["ngf"], norm=s["norm"])
-        files = [sorted(glob.glob(os.path.join(data_root, f"train{d}", "*"))) for d in "AB"]
-        batches = ref.unpaired_batches(*files, s["load_size"], s["size"], True, rng)
-        networks = [model.g_a, model.g_b, model.d_a, model.d_b]
-    else:
-        model = ref.pix2pix_model(s["size"], ngf=s["ngf"], norm=s["norm"])
-        files = sorted(glob.glob(os.path.join(data_root, "train", "*.jpg")))
-        batches = ref.paired_batches(files, s["direction"], s["load_size"], s["size"], True, rng)
-        networks = [model.generator, model.discriminator]
-    for net in networks:
-        net.to(device)
-    # The optimizers hold the parameters themselves, which .to() moves in place.
-    started = time.perf_counter()
-    for _ in range(s["steps"]):
-        real_a, real_b = next(batches)
-        model.train_step(real_a.to(device), real_b.to(device))
-    seconds = time.perf_counter() - started
-    for net in networks:
-        net.cpu()
+    args = argparse.Namespace(task=task, score_at=[])
+    model, seconds = parity.train_reference(args, s, data_root, seed, device=device, threads=threads)
     photos, labels = parity.held_out(source, s["size"])
     palette = parity.label_palette(source)
-    sources = {"a2b": photos if task != "labels2photo" else labels, "b2a": labels}
-    out = {d: ref.translate(g, sources[d], "eval") for d, g in model.translators().items()}
+    out = parity.reference_translations(args, model, photos, labels, "eval")
     if task == "labels2photo":
         scores = photo_scores(out["a2b"], photos)
     elif task == "photo2labels":

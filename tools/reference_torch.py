@@ -254,6 +254,9 @@ class Pix2Pix:
     def translators(self):
         return {"a2b": self.generator}
 
+    def networks(self):
+        return [self.generator, self.discriminator]
+
 
 class CycleGAN:
     def __init__(self, g_a, g_b, d_a, d_b, lr=2e-4, beta_1=0.5, lambda_cycle=10.0, lambda_identity=0.5,
@@ -295,6 +298,9 @@ class CycleGAN:
     def translators(self):
         return {"a2b": self.g_a, "b2a": self.g_b}
 
+    def networks(self):
+        return [self.g_a, self.g_b, self.d_a, self.d_b]
+
 
 def pix2pix_model(size, ngf=64, ndf=64, norm="batch"):
     """The reference's pix2pix for size x size images: U-Net of log2(size) levels, 70x70 PatchGAN."""
@@ -314,11 +320,12 @@ def translate(generator, images, mode="eval"):
     tests, in its two test modes: 'eval' (dropout off, running statistics: its --eval) or
     'train' (its default: dropout on, the statistics of the one image)."""
     generator.train(mode == "train")
+    device = next(generator.parameters()).device
     outputs = []
     with torch.no_grad():
         for image in images:
-            x = torch.from_numpy(np.ascontiguousarray(image[None].transpose(0, 3, 1, 2)))
-            outputs.append(generator(x)[0].numpy().transpose(1, 2, 0))
+            x = torch.from_numpy(np.ascontiguousarray(image[None].transpose(0, 3, 1, 2))).to(device)
+            outputs.append(generator(x)[0].cpu().numpy().transpose(1, 2, 0))
     return np.stack(outputs)
 
 
