@@ -140,7 +140,8 @@ def label_scores(fake, real, palette):
 def majority_class_scores(labels, palette):
     """The label scores of maps painted all in the most common class of the true maps: a
     translation that scores less accuracy than this has not learned more than that class's
-    share (an early or collapsed generator can score more accuracy, never more IoU)."""
+    share (a generator that paints mostly one class can out-score a better one on accuracy,
+    not on IoU)."""
     truth = nearest_class((np.clip(labels, -1, 1) + 1.0) * 127.5, palette)
     common = np.bincount(truth.ravel(), minlength=CLASSES).argmax()
     painted = np.broadcast_to(palette[common] / 127.5 - 1.0, labels.shape)
