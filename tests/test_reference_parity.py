@@ -52,6 +52,17 @@ def copy_weights(keras_model, torch_net):
         module.running_mean.data, module.running_var.data = torch.from_numpy(mean), torch.from_numpy(variance)
 
 
+def agreeing_share(keras_model, torch_net, tolerance=2e-6):
+    """The share of the conv kernels' weights within `tolerance` of the torch network's."""
+    convs, _ = weighted_layers(keras_model)
+    torch_convs = [m for m in torch_net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    differences = np.concatenate([
+        np.abs(layer.get_weights()[0] - module.weight.detach().numpy().transpose(2, 3, 1, 0)).ravel()
+        for layer, module in zip(convs, torch_convs)
+    ])
+    return float(np.mean(differences < tolerance))
+
+
 def torch_output(net, x, train):
     net.train(train)
     with torch.no_grad():
@@ -140,13 +151,7 @@ def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path, update
             np.testing.assert_allclose([float(logs["g_gan"]), float(logs["l1"]), float(logs["d_gan"])],
                                        [theirs["g_gan"], 100 * theirs["g_l1"], theirs["d"]], rtol=1e-4)
     for keras_model, torch_net in ((model.generator, torch_g), (model.discriminator, torch_d)):
-        convs, _ = weighted_layers(keras_model)
-        torch_convs = [m for m in torch_net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
-        differences = np.concatenate([
-            np.abs(layer.get_weights()[0] - module.weight.detach().numpy().transpose(2, 3, 1, 0)).ravel()
-            for layer, module in zip(convs, torch_convs)
-        ])
-        share = float(np.mean(differences < 2e-6))
+        share = agreeing_share(keras_model, torch_net)
         if agreeing:
             assert share >= agreeing, f"{keras_model.name}: {share:.3f} of the weights agree"
             # G's moving variances too (started at 0 above; G's are what eval-mode inference
@@ -203,11 +208,5 @@ def test_cyclegan_steps_update_the_weights_as_the_reference_does(tmp_path, kerne
         np.testing.assert_allclose([float(logs["g_total"]), float(logs["d_total"])], [theirs["g"], theirs["d"]],
                                    rtol=1e-4)
     for keras_model, torch_net in pairs:
-        convs, _ = weighted_layers(keras_model)
-        torch_convs = [m for m in torch_net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
-        differences = np.concatenate([
-            np.abs(layer.get_weights()[0] - module.weight.detach().numpy().transpose(2, 3, 1, 0)).ravel()
-            for layer, module in zip(convs, torch_convs)
-        ])
-        share = float(np.mean(differences < 2e-6))
+        share = agreeing_share(keras_model, torch_net)
         assert share >= 0.99, f"{keras_model.name}: {share:.3f} of the weights agree"
