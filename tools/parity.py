@@ -164,13 +164,15 @@ def photo_scores(fake, real):
     return {name: scores[name] for name in ("l1", "psnr", "ssim")}
 
 
-def task_scores(task, translations, photos, labels, palette):
+def task_scores(task, translations, photos, labels, palette, photo_measure=None):
+    """The task's scores; `photo_measure(fake, real)` scores photos (default: photo_scores)."""
+    photo_measure = photo_measure or photo_scores
     if task == "photo2labels":
         return label_scores(translations["a2b"], labels, palette)
     if task == "labels2photo":
-        return photo_scores(translations["a2b"], photos)
+        return photo_measure(translations["a2b"], photos)
     scores = {f"p2l_{k}": v for k, v in label_scores(translations["a2b"], labels, palette).items()}
-    scores.update({f"l2p_{k}": v for k, v in photo_scores(translations["b2a"], photos).items()})
+    scores.update({f"l2p_{k}": v for k, v in photo_measure(translations["b2a"], photos).items()})
     return scores
 
 
@@ -209,8 +211,8 @@ def tfi2i_overrides(task, s, data_root, seed, score_at=()):
                      "train.lr_policy": "constant", "train.log_every_steps": max(1, s["steps"] // 4)})
         if score_at:
             # A checkpoint at every step scored, none of them deleted.
-            sets.update({"train.save_every_steps": math.gcd(*score_at), "train.keep_checkpoints":
-                         s["steps"] // math.gcd(*score_at) + 1})
+            every = math.gcd(*score_at)
+            sets.update({"train.save_every_steps": every, "train.keep_checkpoints": s["steps"] // every + 1})
     if not cyclegan:
         sets["data.direction"] = s["direction"]
     return sets

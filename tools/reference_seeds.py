@@ -45,13 +45,7 @@ def run_one(job):
     photos, labels = parity.held_out(source, s["size"])
     palette = parity.label_palette(source)
     out = parity.reference_translations(args, model, photos, labels, "eval")
-    if task == "labels2photo":
-        scores = photo_scores(out["a2b"], photos)
-    elif task == "photo2labels":
-        scores = parity.label_scores(out["a2b"], labels, palette)
-    else:
-        scores = {f"p2l_{k}": v for k, v in parity.label_scores(out["a2b"], labels, palette).items()}
-        scores.update({f"l2p_{k}": v for k, v in photo_scores(out["b2a"], photos).items()})
+    scores = parity.task_scores(task, out, photos, labels, palette, photo_measure=photo_scores)
     return {"seed": seed, "device": device, "seconds": round(seconds, 1), **scores}
 
 
