@@ -1,4 +1,4 @@
-"""tools/parity.py's task metrics, on label maps made here."""
+"""tools/parity.py's task metrics (tools/parity_scores.py), on label maps made here."""
 
 import numpy as np
 
@@ -6,7 +6,7 @@ from tests.tools import load_tool
 
 
 def load_parity():
-    return load_tool("parity")
+    return load_tool("parity_scores")
 
 
 PALETTE = np.array([[0, 0, 255], [255, 0, 0], [0, 255, 0]] + [[20 * k, 20 * k, 20 * k] for k in range(9)], float)

@@ -27,7 +27,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import parity  # noqa: E402  (its data, settings and label scores; TensorFlow only for SSIM)
+import parity  # noqa: E402  (its settings and reference run)
+import parity_scores  # noqa: E402  (the data and task measures; TensorFlow only for SSIM)
 
 
 def photo_scores(fake, real):
@@ -42,10 +43,10 @@ def run_one(job):
     task, s, data_root, source, seed, device, threads = job
     args = argparse.Namespace(task=task, score_at=[])
     model, seconds = parity.train_reference(args, s, data_root, seed, device=device, threads=threads)
-    photos, labels = parity.held_out(source, s["size"])
-    palette = parity.label_palette(source)
+    photos, labels = parity_scores.held_out(source, s["size"])
+    palette = parity_scores.label_palette(source)
     out = parity.reference_translations(args, model, photos, labels, "eval")
-    scores = parity.task_scores(task, out, photos, labels, palette, photo_measure=photo_scores)
+    scores = parity_scores.task_scores(task, out, photos, labels, palette, photo_measure=photo_scores)
     return {"seed": seed, "device": device, "seconds": round(seconds, 1), **scores}
 
 
@@ -74,7 +75,7 @@ def main():
 
     args.paper, args.norm, args.ngf = False, None, None
     s = parity.settings(args)
-    data_root = parity.prepare_data(args.data, args.work, args.task)
+    data_root = parity_scores.prepare_data(args.data, args.work, args.task)
     jobs = seed_list(args.seeds)
     print(f"task {args.task}: {s}, {len(jobs)} runs", flush=True)
 
