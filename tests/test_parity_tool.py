@@ -75,3 +75,14 @@ def test_the_mean_photo_baseline_gives_every_input_the_mean_training_photo(tmp_p
     scores = parity.mean_photo_scores(str(tmp_path), photos)
     np.testing.assert_allclose(scores["l1"], 20 / 127.5, rtol=1e-5)
     np.testing.assert_allclose(scores["psnr"], 20 * np.log10(255 / 20), rtol=1e-5)
+
+
+def test_the_summary_gives_the_std_over_seeds_and_welchs_t():
+    parity = load_tool("parity")
+    # Seeds 1, 2, 3 against 2, 4, 6, 8: variances 1 and 20/3 (n - 1), standard error sqrt(1/3 + 5/3).
+    rows = {**{("tfi2i", seed): {"accuracy": float(seed)} for seed in (1, 2, 3)},
+            **{("reference", seed): {"accuracy": 2.0 * seed} for seed in (1, 2, 3, 4)}}
+    report = {line.split()[0] + " " + line.split()[1]: line.split()[-1] for line in
+              parity.summary(rows, ["tfi2i", "reference"]).splitlines() if line.count(" ") > 1}
+    assert report["tfi2i std"] == "1.0000" and report["reference std"] == f"{np.sqrt(20 / 3):.4f}"
+    assert report["welch t"] == f"{-3 / np.sqrt(2):.2f}" == "-2.12"

@@ -4,7 +4,8 @@ For each seed, trains tfi2i (`tfi2i train`, in a subprocess, from the project's 
 tools/reference_torch.py (an independent PyTorch implementation of the reference semantics)
 on the same files with the same budget, architecture, losses and preprocessing, then
 translates the same held-out images with both and scores them with the same code. Prints a
-row per seed and side, the mean +- std over seeds, and tfi2i's mean over the reference's.
+row per seed and side, the mean and standard deviation (n - 1) over seeds, and tfi2i's mean
+over the reference's with Welch's t.
 
 Tasks (the facades archive: A the photo, B the label map):
   photo2labels  pix2pix A -> B: pixel accuracy and mean IoU after mapping each output pixel
@@ -220,17 +221,30 @@ def summary(rows, sides):
     lines = ["", f"{'side':<10} {'seed':>5} " + " ".join(f"{n:>12}" for n in names)]
     for (side, seed), scores in sorted(rows.items()):
         lines.append(f"{side:<10} {seed:>5} " + " ".join(f"{scores[n]:>12.4f}" for n in names))
-    means = {}
+    values = {side: np.array([[scores[n] for n in names] for (s, _), scores in rows.items() if s == side])
+              for side in sides}
     for side in sides:
-        values = np.array([[scores[n] for n in names] for (s, _), scores in rows.items() if s == side])
-        means[side] = values.mean(axis=0)
-        lines.append(f"{side:<10} {'mean':>5} " + " ".join(f"{m:>12.4f}" for m in values.mean(axis=0)))
-        lines.append(f"{side:<10} {'std':>5} " + " ".join(f"{d:>12.4f}" for d in values.std(axis=0)))
+        lines.append(f"{side:<10} {'mean':>5} " + " ".join(f"{m:>12.4f}" for m in values[side].mean(axis=0)))
+        lines.append(f"{side:<10} {'std':>5} " + " ".join(f"{d:>12.4f}" for d in sample_std(values[side])))
     if set(sides) == {"tfi2i", "reference"}:
+        tfi2i, reference = values["tfi2i"], values["reference"]
         lines.append(f"{'ratio':<10} {'':>5} " + " ".join(
-            f"{t / r:>12.3f}" for t, r in zip(means["tfi2i"], means["reference"])))
-        lines.append("ratio: tfi2i's mean / the reference's (above 1 is better, except for l1)")
+            f"{t / r:>12.3f}" for t, r in zip(tfi2i.mean(axis=0), reference.mean(axis=0))))
+        lines.append(f"{'welch t':<10} {'':>5} " + " ".join(f"{t:>12.2f}" for t in welch_t(tfi2i, reference)))
+        lines.append("ratio: tfi2i's mean / the reference's (above 1 is better, except for l1); "
+                     "std: over seeds (n - 1); welch t: the difference of the means in its standard errors")
     return "\n".join(lines)
+
+
+def sample_std(values):
+    """The standard deviation over seeds (rows) with n - 1, NaN for one seed."""
+    return values.std(axis=0, ddof=1) if len(values) > 1 else np.full(values.shape[1], np.nan)
+
+
+def welch_t(a, b):
+    """Welch's t of the mean of rows `a` against that of rows `b`, per column."""
+    error = np.sqrt(sample_std(a) ** 2 / len(a) + sample_std(b) ** 2 / len(b))
+    return (a.mean(axis=0) - b.mean(axis=0)) / error
 
 
 def main():

@@ -2,7 +2,7 @@
 
 Trains tools/reference_torch.py's CycleGAN or pix2pix as `parity.py --sides reference` does
 (the same data copy, settings and held-out scoring), in several worker processes at once, and
-prints one JSON line per run and the mean +- std over the seeds. It needs torch, numpy and PIL,
+prints one JSON line per run and parity.py's summary of them. It needs torch, numpy and PIL,
 not TensorFlow, so it runs where tfi2i cannot (a GPU machine with torch alone); SSIM, which
 parity.py takes from TensorFlow, is left out.
 
@@ -109,10 +109,9 @@ def main():
         time.sleep(0.5)
 
     if rows:
-        names = [k for k in rows[0] if k not in ("seed", "device", "seconds")]
-        values = np.array([[r[n] for n in names] for r in rows])
-        print(f"reference, {len(rows)} seeds {sorted(r['seed'] for r in rows)}: " + ", ".join(
-            f"{n} {m:.4f} +- {d:.4f}" for n, m, d in zip(names, values.mean(0), values.std(0))))
+        print(parity.summary({("reference", r["seed"]): {k: v for k, v in r.items()
+                                                         if k not in ("seed", "device", "seconds")}
+                              for r in rows}, ["reference"]))
 
 
 if __name__ == "__main__":
