@@ -12,7 +12,8 @@ parity.py takes from TensorFlow, is left out.
 A seed's run on the CPU gives parity.py's reference row for that seed to the last digit (seen for
 CycleGAN seed 0 at 60 steps); on a GPU its numerics, hence its run, differ (seed 0 at 1000 steps:
 photo -> labels accuracy 0.2001 on the CPU, 0.1775 on an H200). Measured on one H200 (CycleGAN,
-64 px, ngf 32, 1000 steps): 100 s a run with 4 runs at once, 166 s with 10.
+64 px, ngf 32, 1000 steps): 100 s a run with 4 runs at once, 166 s with 10; on 2 CPU cores
+(`--cpu-workers 1 --threads 2`), 200-270 s a run.
 """
 
 import argparse
