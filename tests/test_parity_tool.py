@@ -86,3 +86,47 @@ def test_the_summary_gives_the_std_over_seeds_and_welchs_t():
               parity.summary(rows, ["tfi2i", "reference"]).splitlines() if line.count(" ") > 1}
     assert report["tfi2i std"] == "1.0000" and report["reference std"] == f"{np.sqrt(20 / 3):.4f}"
     assert report["welch t"] == f"{-3 / np.sqrt(2):.2f}" == "-2.12"
+
+
+def saved_runs(path, rows, steps=1000, ngf=64):
+    """A file as parity.py --json writes it, with these (side, seed, step, accuracy) rows."""
+    import json
+
+    settings = {"size": 128, "load_size": 143, "steps": steps, "epochs": None, "norm": "batch", "ngf": ngf,
+                "direction": "a2b"}
+    path.write_text(json.dumps({"settings": settings, "args": {"task": "photo2labels", "set": []}, "rows": [
+        {"side": side, "seed": seed, "step": step, "accuracy": value, "mean_iou": value / 4}
+        for side, seed, step, value in rows]}))
+    return str(path)
+
+
+def test_pooling_saved_runs_summarizes_their_seeds_together_step_by_step(tmp_path):
+    parity = load_tool("parity")
+    # A 1000-step run of seeds 0 and 1 and a 3000-step run of seed 2 scored at step 1000 too.
+    first = saved_runs(tmp_path / "a.json", [("tfi2i", 0, 1000, 0.1), ("tfi2i", 1, 1000, 0.2),
+                                             ("reference", 0, 1000, 0.3)])
+    second = saved_runs(tmp_path / "b.json", [("tfi2i", 2, 1000, 0.6), ("tfi2i", 2, 3000, 0.9),
+                                              ("reference", 2, 1000, 0.5)], steps=3000)
+    rows = parity.pooled_rows([first, second])
+    assert sorted(rows) == [1000, 3000]
+    assert sorted(rows[1000]) == [("reference", 0), ("reference", 2), ("tfi2i", 0), ("tfi2i", 1), ("tfi2i", 2)]
+    assert rows[3000] == {("tfi2i", 2): {"accuracy": 0.9, "mean_iou": 0.225}}
+    means = {line.split()[0]: float(line.split()[2]) for line in
+             parity.summary(rows[1000], ["tfi2i", "reference"]).splitlines() if line.split()[1:2] == ["mean"]}
+    np.testing.assert_allclose([means["tfi2i"], means["reference"]], [0.3, 0.4])
+
+
+def test_pooling_refuses_runs_of_another_setting_or_one_run_twice(tmp_path):
+    import pytest
+
+    parity = load_tool("parity")
+    first = saved_runs(tmp_path / "a.json", [("tfi2i", 0, 1000, 0.1)])
+    again = saved_runs(tmp_path / "b.json", [("tfi2i", 0, 1000, 0.2)])
+    other = saved_runs(tmp_path / "c.json", [("tfi2i", 1, 1000, 0.2)], ngf=32)
+    (tmp_path / "d.json").write_text("{}")
+    with pytest.raises(ValueError, match="tfi2i seed 0 step 1000 is in both .*a.json and .*b.json"):
+        parity.pooled_rows([first, again])
+    with pytest.raises(ValueError, match="c.json trains photo2labels .*'ngf': 32.*pool runs of one setting"):
+        parity.pooled_rows([first, other])
+    with pytest.raises(ValueError, match="d.json is not a file of parity.py --json"):
+        parity.pooled_rows([first, str(tmp_path / "d.json")])

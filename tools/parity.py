@@ -25,6 +25,11 @@ painted everywhere, and the mean training photo given for every input.
         [--score-at 1000 2000 ...] # also score both sides' weights at these steps of the runs
         [--paper]                  # the papers' settings: 256 px, 100 + 100 epochs with linear
                                    # decay (80,000 pix2pix steps): a GPU's job
+        [--json FILE]              # also write every run's scores to FILE
+
+    .venv/bin/python tools/parity.py --pool a.json b.json ...
+        # the summary over the runs of several --json files of one setting (more seeds, or one
+        # side rerun), trained nothing
 
 Needs the parity extra: pip install -e ".[parity]".
 """
@@ -236,6 +241,41 @@ def summary(rows, sides):
     return "\n".join(lines)
 
 
+def pooled_rows(paths):
+    """The scores of earlier runs' --json files: {step: {(side, seed): scores}}, over the scores
+    every file has. The files must train one setting (the same task, sizes, networks and tfi2i
+    overrides; their steps may differ, as a run scored at --score-at steps holds its earlier
+    steps' scores), and each (side, seed, step) must come from one file only. Raises ValueError
+    naming the culprit."""
+    rows, setting, names, where = {}, None, None, {}
+    for path in paths:
+        try:
+            with open(path) as f:
+                saved = json.load(f)
+            task, s, overrides = saved["args"]["task"], dict(saved["settings"]), saved["args"]["set"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path} is not a file of parity.py --json ({error})")
+        s.pop("steps")
+        if setting is None:
+            setting, first = (task, s, overrides), path
+        elif (task, s, overrides) != setting:
+            raise ValueError(f"{path} trains {task} {s} with tfi2i overrides {overrides}, where {first} trains "
+                             f"{setting[0]} {setting[1]} with {setting[2]}: pool runs of one setting")
+        for row in saved["rows"]:
+            key = (row.pop("side"), row.pop("seed"))
+            step = row.pop("step")
+            if (key, step) in where:
+                raise ValueError(f"{key[0]} seed {key[1]} step {step} is in both {where[key, step]} and {path}: "
+                                 "pass one of them")
+            where[key, step] = path
+            rows.setdefault(step, {})[key] = row
+            names = row.keys() if names is None else names & row.keys()
+    if not rows:
+        raise ValueError(f"{', '.join(paths)} hold no scores")
+    return {step: {key: {n: scores[n] for n in sorted(names)} for key, scores in by_run.items()}
+            for step, by_run in rows.items()}
+
+
 def sample_std(values):
     """The standard deviation over seeds (rows) with n - 1, NaN for one seed."""
     return values.std(axis=0, ddof=1) if len(values) > 1 else np.full(values.shape[1], np.nan)
@@ -267,7 +307,19 @@ def main():
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--work", help="where data copies and runs go (default: a temporary folder)")
     parser.add_argument("--json", help="also write the scores here")
+    parser.add_argument("--pool", nargs="+", metavar="FILE",
+                        help="print the summary over the runs of these --json files, and train nothing")
     args = parser.parse_args()
+    if args.pool:
+        try:
+            rows = pooled_rows(args.pool)
+        except ValueError as error:
+            parser.exit(2, f"error: --pool: {error}\n")
+        for step in sorted(rows, key=lambda step: (isinstance(step, str), step)):  # "final" last
+            print(f"\nat step {step}:", end="")
+            print(summary(rows[step], [side for side in ("tfi2i", "reference")
+                                       if any(s == side for s, _ in rows[step])]))
+        return
 
     s = settings(args)
     if args.score_at and (args.paper or max(args.score_at) > args.steps):
