@@ -269,10 +269,10 @@ def pooled_rows(paths):
                                  "pass one of them")
             where[key, step] = path
             rows.setdefault(step, {})[key] = row
-            names = row.keys() if names is None else names & row.keys()
+            names = list(row) if names is None else [n for n in names if n in row]  # the first file's order
     if not rows:
         raise ValueError(f"{', '.join(paths)} hold no scores")
-    return {step: {key: {n: scores[n] for n in sorted(names)} for key, scores in by_run.items()}
+    return {step: {key: {n: scores[n] for n in names} for key, scores in by_run.items()}
             for step, by_run in rows.items()}
 
 
