@@ -253,9 +253,9 @@ def pooled_rows(paths):
             with open(path) as f:
                 saved = json.load(f)
             task, s, overrides = saved["args"]["task"], dict(saved["settings"]), saved["args"]["set"]
+            s.pop("steps")
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ValueError(f"{path} is not a file of parity.py --json ({error})")
-        s.pop("steps")
         if setting is None:
             setting, first = (task, s, overrides), path
         elif (task, s, overrides) != setting:
