@@ -241,6 +241,16 @@ def summary(rows, sides):
     return "\n".join(lines)
 
 
+def print_summaries(rows, sides):
+    """The summary of each step's rows ({step: {(side, seed): scores}}), steps in order, of
+    those of `sides` that the step has."""
+    steps = sorted(rows, key=lambda step: (isinstance(step, str), step))  # "final" (--paper) last
+    for step in steps:
+        if len(steps) > 1:
+            print(f"\nat step {step}:", end="")
+        print(summary(rows[step], [side for side in sides if any(s == side for s, _ in rows[step])]))
+
+
 def pooled_rows(paths):
     """The scores of earlier runs' --json files: {step: {(side, seed): scores}}, over the scores
     every file has. The files must train one setting (the same task, sizes, networks and tfi2i
@@ -315,10 +325,7 @@ def main():
             rows = pooled_rows(args.pool)
         except ValueError as error:
             parser.exit(2, f"error: --pool: {error}\n")
-        for step in sorted(rows, key=lambda step: (isinstance(step, str), step)):  # "final" last
-            print(f"\nat step {step}:", end="")
-            print(summary(rows[step], [side for side in ("tfi2i", "reference")
-                                       if any(s == side for s, _ in rows[step])]))
+        print_summaries(rows, ["tfi2i", "reference"])
         return
 
     s = settings(args)
@@ -364,10 +371,7 @@ def main():
             save_reference(model, os.path.join(work, "runs", f"{args.task}-reference-seed{seed}.pt"))
             score_reference(final, seed, model)
             print(f"reference {seed}: {seconds[('reference', seed)]:.0f} s", flush=True)
-    for step in score_steps:
-        if len(score_steps) > 1:
-            print(f"\nat step {step}:", end="")
-        print(summary(rows[step], args.sides))
+    print_summaries(rows, args.sides)
     for side in args.sides:
         total = sum(t for (sd, _), t in seconds.items() if sd == side)
         if s["steps"]:
