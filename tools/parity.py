@@ -5,7 +5,7 @@ tools/reference_torch.py (an independent PyTorch implementation of the reference
 on the same files with the same budget, architecture, losses and preprocessing, then
 translates the same held-out images with both and scores them with the same code. Prints a
 row per seed and side, the mean and standard deviation (n - 1) over seeds, and tfi2i's mean
-over the reference's with Welch's t.
+over the reference's with Welch's t and that ratio's 90% confidence interval.
 
 Tasks (the facades archive: A the photo, B the label map):
   photo2labels  pix2pix A -> B: pixel accuracy and mean IoU after mapping each output pixel
@@ -236,8 +236,12 @@ def summary(rows, sides):
         lines.append(f"{'ratio':<10} {'':>5} " + " ".join(
             f"{t / r:>12.3f}" for t, r in zip(tfi2i.mean(axis=0), reference.mean(axis=0))))
         lines.append(f"{'welch t':<10} {'':>5} " + " ".join(f"{t:>12.2f}" for t in welch_t(tfi2i, reference)))
+        if min(len(tfi2i), len(reference)) > 1:
+            lines.append(f"{'90% ratio':<10} {'':>5} " + " ".join(
+                f"{f'{low:.3f}-{high:.3f}':>12}" for low, high in ratio_interval(tfi2i, reference)))
         lines.append("ratio: tfi2i's mean / the reference's (above 1 is better, except for l1); "
-                     "std: over seeds (n - 1); welch t: the difference of the means in its standard errors")
+                     "std: over seeds (n - 1); welch t: the difference of the means in its standard errors; "
+                     "90% ratio: the ratio's 90% confidence interval (Fieller)")
     return "\n".join(lines)
 
 
@@ -295,6 +299,33 @@ def welch_t(a, b):
     """Welch's t of the mean of rows `a` against that of rows `b`, per column."""
     error = np.sqrt(sample_std(a) ** 2 / len(a) + sample_std(b) ** 2 / len(b))
     return (a.mean(axis=0) - b.mean(axis=0)) / error
+
+
+def ratio_interval(a, b, level=0.90):
+    """The `level` confidence interval of mean(a) / mean(b) per column, from the rows' means,
+    stds and counts (`interval_of_ratio`)."""
+    return np.array([interval_of_ratio(a[:, i].mean(), sample_std(a)[i], len(a), b[:, i].mean(), sample_std(b)[i],
+                                       len(b), level) for i in range(a.shape[1])])
+
+
+def interval_of_ratio(mean_a, std_a, n_a, mean_b, std_b, n_b, level=0.90):
+    """Fieller's `level` confidence interval (low, high) of the ratio of two independent means,
+    with Welch's degrees of freedom at the estimated ratio: the ratios r for which
+    mean_a - r mean_b is not significantly different from 0. A 90% interval inside
+    (1 - d, 1 + d) is the two one-sided tests' verdict "equal within d" at the 5% level.
+    (-inf, inf) where mean_b itself is not significantly away from 0."""
+    from scipy import stats
+
+    var_a, var_b = std_a ** 2 / n_a, std_b ** 2 / n_b
+    ratio = mean_a / mean_b
+    dof = (var_a + ratio ** 2 * var_b) ** 2 / (var_a ** 2 / (n_a - 1) + ratio ** 4 * var_b ** 2 / (n_b - 1))
+    q = stats.t.ppf((1 + level) / 2, dof)
+    # (mean_a - r mean_b)^2 = q^2 (var_a + r^2 var_b), a quadratic in r
+    lead = mean_b ** 2 - q ** 2 * var_b
+    if lead <= 0:
+        return -np.inf, np.inf
+    half_width = q * np.sqrt(mean_b ** 2 * var_a + mean_a ** 2 * var_b - q ** 2 * var_a * var_b)
+    return (mean_a * mean_b - half_width) / lead, (mean_a * mean_b + half_width) / lead
 
 
 def main():
