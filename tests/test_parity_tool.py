@@ -112,13 +112,12 @@ def test_the_ratios_90_percent_interval_covers_the_true_ratio_nine_times_in_ten(
 
 def saved_runs(path, rows, steps=1000, ngf=64):
     """A file as parity.py --json writes it, with these (side, seed, step, accuracy) rows."""
-    import json
-
     settings = {"size": 128, "load_size": 143, "steps": steps, "epochs": None, "norm": "batch", "ngf": ngf,
                 "direction": "a2b"}
-    path.write_text(json.dumps({"settings": settings, "args": {"task": "photo2labels", "set": []}, "rows": [
-        {"side": side, "seed": seed, "step": step, "accuracy": value, "mean_iou": value / 4}
-        for side, seed, step, value in rows]}))
+    by_step = {}
+    for side, seed, step, value in rows:
+        by_step.setdefault(step, {})[(side, seed)] = {"accuracy": value, "mean_iou": value / 4}
+    load_tool("parity").save_scores(str(path), settings, {"task": "photo2labels", "set": []}, by_step)
     return str(path)
 
 

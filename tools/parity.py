@@ -255,6 +255,15 @@ def print_summaries(rows, sides):
         print(summary(rows[step], [side for side in sides if any(s == side for s, _ in rows[step])]))
 
 
+def save_scores(path, settings, args, rows):
+    """Writes the scores ({step: {(side, seed): scores}}) of runs trained with `settings` and
+    the command line's `args` (a dict), as `pooled_rows` reads them back."""
+    with open(path, "w") as f:
+        json.dump({"settings": settings, "args": args, "rows": [
+            {"side": side, "seed": seed, "step": step, **scores}
+            for step, by_run in rows.items() for (side, seed), scores in by_run.items()]}, f, indent=1)
+
+
 def pooled_rows(paths):
     """The scores of earlier runs' --json files: {step: {(side, seed): scores}}, over the scores
     every file has. The files must train one setting (the same task, sizes, networks and tfi2i
@@ -408,10 +417,7 @@ def main():
         if s["steps"]:
             print(f"{side}: {total / (s['steps'] * len(args.seeds)):.3f} s a training step (wall, with data and start-up)")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"settings": s, "args": vars(args), "rows": [
-                {"side": side, "seed": seed, "step": step, **scores}
-                for step in score_steps for (side, seed), scores in rows[step].items()]}, f, indent=1)
+        save_scores(args.json, s, vars(args), rows)
 
 
 if __name__ == "__main__":
