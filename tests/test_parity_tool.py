@@ -151,3 +151,25 @@ def test_pooling_refuses_runs_of_another_setting_or_one_run_twice(tmp_path):
         parity.pooled_rows([first, other])
     with pytest.raises(ValueError, match="d.json is not a file of parity.py --json"):
         parity.pooled_rows([first, str(tmp_path / "d.json")])
+
+
+def test_cross_scoring_builds_the_reference_twin_of_a_runs_generator():
+    import torch
+
+    from tfi2i import config as config_lib
+    from tfi2i.models import factory
+
+    cross_score = load_tool("cross_score")
+    weight_transfer = load_tool("weight_transfer")
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)
+    for overrides in (["model.generator.params={ngf: 8}", "data.crop_size=32"],
+                      ["model.name=cyclegan", "model.generator.name=resnet", "data.crop_size=32", "losses=[]",
+                       "model.generator.params={ngf: 8, n_blocks: 2, norm: instance}"]):
+        config = config_lib.load(None, ["data.root=/facades", *overrides])
+        generator = factory.build_model(config).translator("a2b")
+        twin = cross_score.reference_twin(config)
+        weight_transfer.copy_weights(generator, twin)  # raises where the layer counts differ
+        twin.eval()
+        with torch.no_grad():
+            theirs = twin(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy().transpose(0, 2, 3, 1)
+        np.testing.assert_allclose(generator(x, training=False).numpy(), theirs, atol=1e-5)

@@ -9,7 +9,6 @@ import pytest
 import keras
 import tensorflow as tf
 import torch
-from keras import layers
 
 from tfi2i import config as config_lib
 from tfi2i.kernels.selection import building_with
@@ -18,38 +17,7 @@ from tfi2i.nets import discriminators, generators
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "tools"))
 import reference_torch as ref  # noqa: E402
-
-KERAS_WEIGHTED = (layers.Conv2D, layers.Conv2DTranspose, layers.BatchNormalization)
-
-
-def weighted_layers(model):
-    """Convs and batch norms in creation order (the order the reference's modules() lists)."""
-    convs, norms = [], []
-    for layer in model.layers:
-        if isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose)):
-            convs.append(layer)
-        elif isinstance(layer, layers.BatchNormalization):
-            norms.append(layer)
-    return convs, norms
-
-
-def copy_weights(keras_model, torch_net):
-    """Sets the torch network's parameters to the Keras model's."""
-    convs, norms = weighted_layers(keras_model)
-    torch_convs = [m for m in torch_net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
-    torch_norms = [m for m in torch_net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    assert (len(convs), len(norms)) == (len(torch_convs), len(torch_norms))
-    for layer, module in zip(convs, torch_convs):
-        kernel, *bias = layer.get_weights()
-        # Keras: [h, w, in, out] (transposed: [h, w, out, in]); torch: [out, in, h, w] ([in, out, h, w]).
-        module.weight.data = torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy())
-        assert (module.bias is None) == (not bias), layer.name
-        if bias:
-            module.bias.data = torch.from_numpy(bias[0])
-    for layer, module in zip(norms, torch_norms):
-        gamma, beta, mean, variance = layer.get_weights()
-        module.weight.data, module.bias.data = torch.from_numpy(gamma), torch.from_numpy(beta)
-        module.running_mean.data, module.running_var.data = torch.from_numpy(mean), torch.from_numpy(variance)
+from weight_transfer import copy_weights, weighted_layers  # noqa: E402
 
 
 def agreeing_share(keras_model, torch_net, tolerance=2e-6):
