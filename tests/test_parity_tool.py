@@ -89,23 +89,23 @@ def test_the_summary_gives_the_std_over_seeds_and_welchs_t():
 
 
 def test_the_ratios_interval_is_the_t_interval_when_the_reference_does_not_vary():
-    parity = load_tool("parity")
+    stats = load_tool("parity_stats")
     # tfi2i 1, 2, 3 (mean 2, std 1) against a reference at 4 on every seed: (2 +- t(0.95, 2) sqrt(1/3)) / 4.
-    low, high = parity.interval_of_ratio(2.0, 1.0, 3, 4.0, 0.0, 4)
+    low, high = stats.interval_of_ratio(2.0, 1.0, 3, 4.0, 0.0, 4)
     np.testing.assert_allclose([low, high], [(2 - 2.919986 / np.sqrt(3)) / 4, (2 + 2.919986 / np.sqrt(3)) / 4],
                                rtol=1e-6)
     # A reference mean indistinguishable from 0 bounds no ratio.
-    assert parity.interval_of_ratio(1.0, 0.1, 5, 0.1, 1.0, 5) == (-np.inf, np.inf)
+    assert stats.interval_of_ratio(1.0, 0.1, 5, 0.1, 1.0, 5) == (-np.inf, np.inf)
 
 
 def test_the_ratios_90_percent_interval_covers_the_true_ratio_nine_times_in_ten():
-    parity = load_tool("parity")
+    stats = load_tool("parity_stats")
     # Five seeds a side, means 0.36 and 0.40 (ratio 0.9), the seed spread of the parity runs.
     rng = np.random.default_rng(0)
     covered = []
     for _ in range(2000):
         a, b = rng.normal(0.36, 0.02, (5, 1)), rng.normal(0.40, 0.03, (5, 1))
-        [(low, high)] = parity.ratio_interval(a, b)
+        [(low, high)] = stats.ratio_interval(a, b)
         covered.append(low <= 0.9 <= high)
     assert 0.88 <= np.mean(covered) <= 0.92, np.mean(covered)  # binomial sd over 2000: 0.0067
 
