@@ -21,8 +21,9 @@ import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from parity import DEFAULT_DATA, TASKS  # noqa: E402
-from parity_scores import held_out, label_palette, task_scores  # noqa: E402
+from parity import DEFAULT_DATA, TASKS, keras_translate  # noqa: E402
+from parity_scores import held_out, label_palette, task_scores, task_sources  # noqa: E402
+from parity_stats import sample_std  # noqa: E402
 
 
 def reference_twin(config):
@@ -55,7 +56,7 @@ def main():
     config, model, step = restore_model(args.run_dir, args.checkpoint)
     photos, labels = held_out(args.data, config.data.crop_size)
     palette = label_palette(args.data)
-    sources = {"a2b": labels if args.task == "labels2photo" else photos, "b2a": labels}
+    sources = task_sources(args.task, photos, labels)
     twins = {}
     for direction in model.directions:
         twins[direction] = reference_twin(config)
@@ -65,8 +66,7 @@ def main():
         return task_scores(args.task, {d: translate(d, mode) for d in model.directions}, photos, labels, palette)
 
     def through_tfi2i(direction, mode):
-        generator = model.translator(direction)
-        return np.concatenate([generator(x[None], training=mode == "train").numpy() for x in sources[direction]])
+        return keras_translate(model.translator(direction), sources[direction], mode)
 
     def through_reference(direction, mode):
         return ref.translate(twins[direction], sources[direction], mode)
@@ -81,7 +81,7 @@ def main():
         for side, runs in rows.items():
             names = list(runs[0])
             values = np.array([[r[n] for n in names] for r in runs])
-            spread = "" if draws == 1 else "  (+- " + " ".join(f"{v:.5f}" for v in values.std(axis=0, ddof=1)) + ")"
+            spread = "" if draws == 1 else "  (+- " + " ".join(f"{v:.5f}" for v in sample_std(values)) + ")"
             print(f"{mode:5s} {side:9s} " + " ".join(f"{n} {v:.4f}" for n, v in zip(names, values.mean(axis=0))) + spread)
 
 

@@ -57,7 +57,7 @@ TASKS = ("photo2labels", "labels2photo", "cyclegan")
 
 sys.path.insert(0, HERE)
 from parity_scores import (  # noqa: E402
-    held_out, label_palette, majority_class_scores, mean_photo_scores, prepare_data, task_scores,
+    held_out, label_palette, majority_class_scores, mean_photo_scores, prepare_data, task_scores, task_sources,
 )
 from parity_stats import ratio_interval, sample_std, welch_t  # noqa: E402
 
@@ -129,14 +129,15 @@ def tfi2i_translations(args, run_dir, photos, labels, mode, checkpoint="latest")
     from tfi2i.run.restore import restore_model
 
     _, model, _ = restore_model(run_dir, checkpoint)
-    sources = {"a2b": photos if args.task != "labels2photo" else labels, "b2a": labels}
-    out = {}
-    for direction in model.directions:
-        generator = model.translator(direction)
-        out[direction] = np.concatenate([
-            generator(image[None], training=mode == "train").numpy() for image in sources[direction]
-        ])
-    return out
+    sources = task_sources(args.task, photos, labels)
+    return {direction: keras_translate(model.translator(direction), sources[direction], mode)
+            for direction in model.directions}
+
+
+def keras_translate(generator, images, mode):
+    """A tfi2i generator's translations of float [N, H, W, C] images, one at a time as the
+    reference tests, in test `mode` (train: dropout on, each image's own statistics)."""
+    return np.concatenate([generator(image[None], training=mode == "train").numpy() for image in images])
 
 
 def train_reference(args, s, data_root, seed, score=None, device="cpu", threads=None):
@@ -197,7 +198,7 @@ def train_reference(args, s, data_root, seed, score=None, device="cpu", threads=
 def reference_translations(args, model, photos, labels, mode):
     import reference_torch as ref
 
-    sources = {"a2b": photos if args.task != "labels2photo" else labels, "b2a": labels}
+    sources = task_sources(args.task, photos, labels)
     return {direction: ref.translate(generator, sources[direction], mode)
             for direction, generator in model.translators().items()}
 

@@ -47,6 +47,12 @@ def held_out(source, size, split="val"):
     return np.stack(photos), np.stack(labels)
 
 
+
+def task_sources(task, photos, labels):
+    """{direction: the held-out images it translates} for the task."""
+    return {"a2b": labels if task == "labels2photo" else photos, "b2a": labels}
+
+
 # --- metrics ----------------------------------------------------------------------------------
 
 def label_palette(source, samples=200_000, iterations=25, seed=0):
