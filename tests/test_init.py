@@ -1,5 +1,7 @@
 """model.init: the reference's initializations, on the built-in networks and on any other."""
 
+import itertools
+
 import keras
 import numpy as np
 import pytest
@@ -44,9 +46,17 @@ def test_every_kernel_of_a_built_model_follows_model_init(init_type):
                 assert not layer.bias.numpy().any()
             checked += 1
         assert checked >= 2, network.name
-    gammas = np.concatenate([layer.gamma.numpy() for layer in model.generator.layers
-                             if isinstance(layer, keras.layers.BatchNormalization)])
-    assert gammas.mean() == pytest.approx(1.0, abs=0.01) and gammas.std() == pytest.approx(GAIN, rel=0.2)
+    gammas = [layer.gamma.numpy() for layer in model.generator.layers
+              if isinstance(layer, keras.layers.BatchNormalization)]
+    assert np.mean(np.concatenate(gammas)) == pytest.approx(1.0, abs=0.01)
+    assert np.std(np.concatenate(gammas)) == pytest.approx(GAIN, rel=0.2)
+    # Each weight is its own draw: layers of one shape (the U-Net's 8ngf blocks) differ.
+    for network in (model.generator, model.discriminator):
+        kernels = [layer.kernel.numpy() for layer in network.layers if hasattr(layer, "kernel")]
+        for drawn in (kernels, gammas if network is model.generator else []):
+            for i, j in itertools.combinations(range(len(drawn)), 2):
+                if drawn[i].shape == drawn[j].shape:
+                    assert not np.array_equal(drawn[i], drawn[j]), (network.name, i, j)
 
 
 def test_any_network_is_initialized_through_wrappers_and_nesting():

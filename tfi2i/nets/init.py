@@ -23,8 +23,8 @@ INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 
 
 def initializer(init_type, gain):
-    """The Keras initializer of one init type. Unseeded: each call draws anew from Keras' global
-    seed (keras.utils.set_random_seed, which training sets from train.seed)."""
+    """The Keras initializer of one init type, seeded from Keras' global seed
+    (keras.utils.set_random_seed, which training sets from train.seed) when it is made."""
     if init_type == "normal":
         return keras.initializers.RandomNormal(0.0, gain)
     if init_type == "xavier":
@@ -47,16 +47,16 @@ def _weighted_layers(network):
 
 def initialize(network, init_type, gain):
     """Draws `network`'s weights again as `init_type` with `gain`; returns the network."""
-    kernels = initializer(init_type, gain)
-    scales = keras.initializers.RandomNormal(1.0, gain)
+    # One initializer per weight: an unseeded Keras initializer draws its seed once, so one
+    # instance called for two weights of one shape gives both the same values.
     for kind, layer in _weighted_layers(network):
         if kind == "kernel":
-            layer.kernel.assign(kernels(layer.kernel.shape, layer.kernel.dtype))
+            layer.kernel.assign(initializer(init_type, gain)(layer.kernel.shape, layer.kernel.dtype))
             if layer.bias is not None:
                 layer.bias.assign(keras.ops.zeros_like(layer.bias))
         else:
             if layer.gamma is not None:
-                layer.gamma.assign(scales(layer.gamma.shape, layer.gamma.dtype))
+                layer.gamma.assign(keras.initializers.RandomNormal(1.0, gain)(layer.gamma.shape, layer.gamma.dtype))
             if layer.beta is not None:
                 layer.beta.assign(keras.ops.zeros_like(layer.beta))
     return network
