@@ -16,6 +16,7 @@ from tfi2i import config as config_lib
 from tfi2i.errors import Tfi2iError
 from tfi2i.evaluation.synthetic_task import held_out_pairs
 from tfi2i.inference import export
+from tfi2i.losses.patch_nce import ProjectionHead
 from tfi2i.training import report
 from tfi2i.training.assembly import assemble
 
@@ -114,6 +115,16 @@ def test_one_step_trains_the_generator_its_heads_and_the_discriminator(tiny_cut_
     assert np.isfinite(logs["patch_nce"]) and logs["patch_nce"] > 0
     for network, old in zip(networks, before):
         assert all((w.numpy() != b).any() for w, b in zip(network.trainable_weights, old)), network.name
+
+
+def test_a_projection_heads_two_layers_are_drawn_apart_with_the_papers_init():
+    keras.utils.set_random_seed(0)
+    head = ProjectionHead(256)
+    head.build((None, 256))  # a 256-channel tap: both kernels 256 x 256
+    hidden, out = head.hidden.kernel.numpy(), head.out.kernel.numpy()
+    assert not np.array_equal(hidden, out)
+    for kernel in (hidden, out):  # xavier_normal, gain 0.02: 0.02 * sqrt(2 / (256 + 256))
+        assert kernel.std() == pytest.approx(0.02 * np.sqrt(2 / 512), rel=0.05)
 
 
 def test_a_layer_the_generator_lacks_is_named_with_the_layers_it_has(tiny_cut_config):

@@ -57,6 +57,12 @@ def patch_nce(query, key, temperature=0.07):
     return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
+def head_init():
+    """The paper code's init of the heads (xavier_normal, gain 0.02; zero biases). A new one per
+    layer: an unseeded Keras initializer gives the same values to every weight of one shape."""
+    return keras.initializers.VarianceScaling(0.02**2, "fan_avg", "untruncated_normal")
+
+
 class ProjectionHead(keras.layers.Layer):
     """The paper's per-layer projection: Dense(units), ReLU, Dense(units), then x / (|x| + 1e-7)
     as the paper's code normalizes."""
@@ -64,12 +70,10 @@ class ProjectionHead(keras.layers.Layer):
     def __init__(self, units=256, **kwargs):
         super().__init__(**kwargs)
         self.units = units
-        # The paper code's init of the heads (xavier_normal, gain 0.02; zero biases).
-        init = keras.initializers.VarianceScaling(0.02**2, "fan_avg", "untruncated_normal")
         # Sublayers take the global dtype policy unless told: these compute as the head does.
-        self.hidden = keras.layers.Dense(units, activation="relu", kernel_initializer=init, dtype=self.dtype_policy,
-                                         name="hidden")
-        self.out = keras.layers.Dense(units, kernel_initializer=init, dtype=self.dtype_policy, name="out")
+        self.hidden = keras.layers.Dense(units, activation="relu", kernel_initializer=head_init(),
+                                         dtype=self.dtype_policy, name="hidden")
+        self.out = keras.layers.Dense(units, kernel_initializer=head_init(), dtype=self.dtype_policy, name="out")
 
     def build(self, input_shape):
         self.hidden.build(input_shape)
