@@ -173,3 +173,20 @@ def test_cross_scoring_builds_the_reference_twin_of_a_runs_generator():
         with torch.no_grad():
             theirs = twin(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy().transpose(0, 2, 3, 1)
         np.testing.assert_allclose(generator(x, training=False).numpy(), theirs, atol=1e-5)
+
+
+def test_the_tfi2i_side_builds_the_references_unet_at_every_size():
+    import argparse
+
+    from tfi2i import config as config_lib
+    from tfi2i.models import factory
+
+    parity, weight_transfer, ref = load_tool("parity"), load_tool("weight_transfer"), load_tool("reference_torch")
+    for size in (32, 64, 256):
+        args = argparse.Namespace(task="photo2labels", paper=False, size=size, steps=4, norm=None, ngf=8)
+        s = parity.settings(args)
+        overrides = parity.tfi2i_overrides(args.task, s, "/facades", seed=0)
+        config = config_lib.load(None, [f"{key}={value}" for key, value in overrides.items()])
+        generator = factory.build_model(config).generator
+        twin = ref.pix2pix_model(size, ngf=8).generator
+        weight_transfer.copy_weights(generator, twin)  # raises where the layer counts differ

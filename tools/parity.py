@@ -82,7 +82,8 @@ def settings(args):
 
 def tfi2i_overrides(task, s, data_root, seed, score_at=()):
     cyclegan = task == "cyclegan"
-    generator = "resnet_9blocks" if cyclegan else f"unet_{s['size']}"
+    # The U-Net's depth follows the crop size (log2 of it), as reference_torch.pix2pix_model's.
+    generator = "resnet_9blocks" if cyclegan else "unet"
     sets = {
         "data.root": data_root, "data.load_size": s["load_size"], "data.crop_size": s["size"],
         "model.generator.name": generator, "model.generator.params.norm": s["norm"],
