@@ -98,6 +98,18 @@ def test_the_ratios_interval_is_the_t_interval_when_the_reference_does_not_vary(
     assert stats.interval_of_ratio(1.0, 0.1, 5, 0.1, 1.0, 5) == (-np.inf, np.inf)
 
 
+def test_columns_constant_on_both_sides_give_an_exact_t_and_ratio_without_warnings():
+    import warnings
+
+    stats = load_tool("parity_stats")
+    tfi2i = np.array([[0.3, 0.5], [0.3, 0.5]])
+    reference = np.array([[0.3, 0.4], [0.3, 0.4], [0.3, 0.4]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(stats.welch_t(tfi2i, reference), [0.0, np.inf])
+        np.testing.assert_allclose(stats.ratio_interval(tfi2i, reference), [[1.0, 1.0], [1.25, 1.25]])
+
+
 def test_the_ratios_90_percent_interval_covers_the_true_ratio_nine_times_in_ten():
     stats = load_tool("parity_stats")
     # Five seeds a side, means 0.36 and 0.40 (ratio 0.9), the seed spread of the parity runs.

@@ -5,14 +5,24 @@ import numpy as np
 
 
 def sample_std(values):
-    """The standard deviation over seeds (rows) with n - 1, NaN for one seed."""
-    return values.std(axis=0, ddof=1) if len(values) > 1 else np.full(values.shape[1], np.nan)
+    """The standard deviation over seeds (rows) with n - 1, NaN for one seed; exactly 0 for a
+    column of one value (where the mean's rounding would leave about 1e-17)."""
+    if len(values) < 2:
+        return np.full(values.shape[1], np.nan)
+    return np.where(np.ptp(values, axis=0) == 0, 0.0, values.std(axis=0, ddof=1))
 
 
 def welch_t(a, b):
     """Welch's t of the mean of rows `a` against that of rows `b`, per column."""
     error = np.sqrt(sample_std(a) ** 2 / len(a) + sample_std(b) ** 2 / len(b))
-    return (a.mean(axis=0) - b.mean(axis=0)) / error
+    difference = a.mean(axis=0) - b.mean(axis=0)
+    # A column constant on both sides (untrained scores) has no spread: t is 0 where the
+    # means agree and infinite where they differ.
+    t = np.copysign(np.inf, difference)
+    t[difference == 0] = 0.0
+    spread = error > 0
+    t[spread] = difference[spread] / error[spread]
+    return t
 
 
 def ratio_interval(a, b, level=0.90):
@@ -32,6 +42,8 @@ def interval_of_ratio(mean_a, std_a, n_a, mean_b, std_b, n_b, level=0.90):
 
     var_a, var_b = std_a ** 2 / n_a, std_b ** 2 / n_b
     ratio = mean_a / mean_b
+    if var_a == 0 and var_b == 0:  # no spread on either side: the ratio is known exactly
+        return ratio, ratio
     dof = (var_a + ratio ** 2 * var_b) ** 2 / (var_a ** 2 / (n_a - 1) + ratio ** 4 * var_b ** 2 / (n_b - 1))
     q = stats.t.ppf((1 + level) / 2, dof)
     # (mean_a - r mean_b)^2 = q^2 (var_a + r^2 var_b), a quadratic in r
