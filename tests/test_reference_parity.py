@@ -138,6 +138,63 @@ def test_pix2pix_steps_update_the_weights_as_the_reference_does(tmp_path, update
 
 
 @pytest.mark.parametrize("kernel_set", ["keras", "tuned"])
+def test_pix2pix_steps_with_dropout_update_the_weights_as_the_reference_does(tmp_path, monkeypatch, kernel_set):
+    """The step test above with the U-Net's dropout on (64 px: one dropout block), each step's
+    mask drawn here and given to both sides' dropout: dropout's part in G's forward pass, in
+    D's and G's updates from that one pass and in G's gradient is the reference's too."""
+    rng = np.random.default_rng(1)
+    masks, used = {}, []
+
+    def keras_dropout(layer, inputs, training=False):
+        if not training:
+            return inputs
+        if layer.name not in masks:  # one mask a step, drawn at G's forward pass
+            masks[layer.name] = (rng.random(inputs.shape) >= 0.5).astype(np.float32)
+        used.append("keras")
+        return inputs * masks[layer.name] / 0.5
+
+    class TorchDropout(torch.nn.Module):
+        def forward(self, x):
+            (mask,) = masks.values()
+            used.append("torch")
+            return x * torch.from_numpy(mask.transpose(0, 3, 1, 2).copy()) / 0.5 if self.training else x
+
+    monkeypatch.setattr(keras.layers.Dropout, "call", keras_dropout)
+    keras.utils.set_random_seed(0)
+    config = config_lib.load(None, [
+        "model.generator.name=unet", "model.generator.params.ngf=8", "model.discriminator.params.ndf=8",
+        "data.crop_size=64", f"train.kernels={kernel_set}", "train.lr_policy=constant", f"data.root={tmp_path}",
+    ])
+    model = factory.build_model(config)
+    model.compile(factory.build_optimizer(config, 10), factory.build_optimizer(config, 10))
+    batches = [(rng.uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32),
+                rng.uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32)) for _ in range(3)]
+    model(batches[0][0])
+    model.discriminator(np.concatenate(batches[0], axis=-1))
+    torch_g = ref.unet_generator(3, 3, 6, ngf=8, norm="batch", dropout=True)
+    dropouts = [(parent, name) for parent in torch_g.modules() for name, child in parent.named_children()
+                if isinstance(child, torch.nn.Dropout)]
+    assert len(dropouts) == 1 and sum(isinstance(layer, keras.layers.Dropout) for layer in model.generator.layers) == 1
+    setattr(*dropouts[0], TorchDropout())
+    torch_d = ref.patchgan_discriminator(6, ndf=8, norm="batch")
+    reference = ref.Pix2Pix(torch_g, torch_d)
+    copy_weights(model.generator, torch_g)
+    copy_weights(model.discriminator, torch_d)
+
+    for real_a, real_b in batches:
+        masks.clear(), used.clear()
+        logs = model.train_step((real_a, real_b))
+        model.reset_metrics()
+        theirs = reference.train_step(*(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()) for x in (real_a, real_b)))
+        assert used == ["keras", "torch"]  # one forward pass of G a side, through the one mask
+        np.testing.assert_allclose([float(logs["g_gan"]), float(logs["l1"]), float(logs["d_gan"])],
+                                   [theirs["g_gan"], 100 * theirs["g_l1"], theirs["d"]], rtol=1e-4)
+    for keras_model, torch_net in ((model.generator, torch_g), (model.discriminator, torch_d)):
+        share = agreeing_share(keras_model, torch_net)
+        assert share >= 0.99, f"{keras_model.name}: {share:.3f} of the weights agree"
+
+
+@pytest.mark.parametrize("kernel_set", ["keras", "tuned"])
 def test_cyclegan_steps_update_the_weights_as_the_reference_does(tmp_path, kernel_set):
     """Three CycleGAN steps (both Gs on LSGAN + cycle x10 + identity x5 against the frozen Ds,
     then each D on real vs the pool's fake, halved) from the same weights on the same batches
@@ -178,3 +235,28 @@ def test_cyclegan_steps_update_the_weights_as_the_reference_does(tmp_path, kerne
     for keras_model, torch_net in pairs:
         share = agreeing_share(keras_model, torch_net)
         assert share >= 0.99, f"{keras_model.name}: {share:.3f} of the weights agree"
+
+
+@pytest.mark.parametrize("kernel_set", ["keras", "tuned"])
+def test_adam_follows_torch_adam_for_a_thousand_steps(kernel_set):
+    """The three-step tests cannot see an update that parts from torch.optim.Adam only later
+    (bias corrections, epsilon's scale, the fused kernel's rounding of 1 - beta_2): 1000 steps of
+    gradients spanning eight decades leave the same weights to 1e-3 of the distance moved."""
+    from tfi2i import kernels
+
+    rng = np.random.default_rng(0)
+    scales = 10.0 ** rng.uniform(-9, -1, 1024)
+    gradients = ((rng.standard_normal((1000, 1024)) + 0.3) * scales).astype(np.float32)
+    start = (rng.standard_normal(1024) * 0.02).astype(np.float32)
+    variable = keras.Variable(start)
+    optimizer = kernels.kernel_set(kernel_set).Adam(learning_rate=2e-4, beta_1=0.5, epsilon=1e-8, epsilon_form="paper")
+    step = tf.function(lambda gradient: optimizer.apply_gradients([(gradient, variable)]))
+    theirs = torch.nn.Parameter(torch.from_numpy(start.copy()))
+    torch_adam = torch.optim.Adam([theirs], lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
+    for gradient in gradients:
+        step(tf.constant(gradient))
+        theirs.grad = torch.from_numpy(gradient)
+        torch_adam.step()
+    moved = np.abs(theirs.detach().numpy() - start)
+    assert moved.min() > 1e-3  # every weight moved (about lr a step), whatever its gradients' scale
+    np.testing.assert_array_less(np.abs(variable.numpy() - theirs.detach().numpy()), 1e-3 * moved)
