@@ -202,3 +202,30 @@ def test_the_tfi2i_side_builds_the_references_unet_at_every_size():
         generator = factory.build_model(config).generator
         twin = ref.pix2pix_model(size, ngf=8).generator
         weight_transfer.copy_weights(generator, twin)  # raises where the layer counts differ
+
+
+def test_the_train_mode_tests_parts_are_set_apart():
+    import torch
+
+    cross_score = load_tool("cross_score")
+    ref = load_tool("reference_torch")
+    net = ref.unet_generator(3, 3, 6, ngf=4)  # with dropout and batch norm
+    for batch_statistics, dropout in ((True, False), (False, True)):
+        cross_score.set_parts(net, batch_statistics, dropout)
+        modes = {type(m): m.training for m in net.modules() if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.Dropout))}
+        assert modes == {torch.nn.BatchNorm2d: batch_statistics, torch.nn.Dropout: dropout}
+
+
+def test_translating_in_train_mode_leaves_the_moving_statistics_alone():
+    from tfi2i.nets import generators
+
+    parity = load_tool("parity")
+    generator = generators.unet_generator(3, 3, ngf=4, num_downs=5, dropout=False)
+    before = [w.numpy().copy() for w in generator.weights]
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    translated = parity.keras_translate(generator, x, "train")
+    for weight, old in zip(generator.weights, before):
+        np.testing.assert_array_equal(weight.numpy(), old, err_msg=weight.path)
+    # each image by its own statistics, as training normalizes a batch of one
+    expected = np.concatenate([generator(image[None], training=True).numpy() for image in x])
+    np.testing.assert_allclose(translated, expected, atol=1e-5)

@@ -137,8 +137,13 @@ def tfi2i_translations(args, run_dir, photos, labels, mode, checkpoint="latest")
 
 def keras_translate(generator, images, mode):
     """A tfi2i generator's translations of float [N, H, W, C] images, one at a time as the
-    reference tests, in test `mode` (train: dropout on, each image's own statistics)."""
-    return np.concatenate([generator(image[None], training=mode == "train").numpy() for image in images])
+    reference tests, in test `mode` (train: dropout on, each image's own statistics) as
+    `tfi2i translate --mode` runs it: Keras' training=True would also move the moving
+    statistics, which a later eval-mode use of the generator would read."""
+    from tfi2i.nets import test_time
+
+    network = test_time.for_mode(generator, mode)
+    return np.concatenate([network(image[None], training=False).numpy() for image in images])
 
 
 def train_reference(args, s, data_root, seed, score=None, device="cpu", threads=None):

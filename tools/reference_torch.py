@@ -318,8 +318,10 @@ def cyclegan_model(ngf=64, ndf=64, norm="instance"):
 def translate(generator, images, mode="eval"):
     """Translations of float [N, H, W, C] images in [-1, 1], one at a time as the reference
     tests, in its two test modes: 'eval' (dropout off, running statistics: its --eval) or
-    'train' (its default: dropout on, the statistics of the one image)."""
-    generator.train(mode == "train")
+    'train' (its default: dropout on, the statistics of the one image); None: each module in
+    the mode it is in."""
+    if mode is not None:
+        generator.train(mode == "train")
     device = next(generator.parameters()).device
     outputs = []
     with torch.no_grad():
