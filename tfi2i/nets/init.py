@@ -48,7 +48,8 @@ def _weighted_layers(network):
 def initialize(network, init_type, gain):
     """Draws `network`'s weights again as `init_type` with `gain`; returns the network."""
     # One initializer per weight: an unseeded Keras initializer draws its seed once, so one
-    # instance called for two weights of one shape gives both the same values.
+    # instance gives two weights of one shape the same values, and a smaller weight the first
+    # values of a larger one.
     for kind, layer in _weighted_layers(network):
         if kind == "kernel":
             layer.kernel.assign(initializer(init_type, gain)(layer.kernel.shape, layer.kernel.dtype))
