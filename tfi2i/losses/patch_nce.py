@@ -18,7 +18,6 @@ import keras
 import tensorflow as tf
 
 from tfi2i.errors import Tfi2iError
-from tfi2i.nets.init import initializer
 
 # The paper's nce_layers 0, 4, 8, 12, 16 of its ResNet generator: the (padded) input, the two
 # downsampling convolutions and the outputs of the 1st and 5th residual blocks.
@@ -58,6 +57,14 @@ def patch_nce(query, key, temperature=0.07):
     return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
+def head_init():
+    """The paper code's init of the heads (xavier_normal, gain 0.02; zero biases). A new one per
+    layer: an unseeded Keras initializer repeats its draws, giving a weight of one shape the
+    values of another, and a smaller weight the first values of a larger one. (model.init's
+    'xavier' is the same draw; losses sit on the floor of tfi2i.nets, so they cannot import it.)"""
+    return keras.initializers.VarianceScaling(0.02**2, "fan_avg", "untruncated_normal")
+
+
 class ProjectionHead(keras.layers.Layer):
     """The paper's per-layer projection: Dense(units), ReLU, Dense(units), then x / (|x| + 1e-7)
     as the paper's code normalizes."""
@@ -65,13 +72,10 @@ class ProjectionHead(keras.layers.Layer):
     def __init__(self, units=256, **kwargs):
         super().__init__(**kwargs)
         self.units = units
-        # The paper code's init of the heads: xavier_normal, gain 0.02, zero biases; an
-        # initializer per layer, as one unseeded Keras initializer repeats its draws.
         # Sublayers take the global dtype policy unless told: these compute as the head does.
-        self.hidden = keras.layers.Dense(units, activation="relu", kernel_initializer=initializer("xavier", 0.02),
+        self.hidden = keras.layers.Dense(units, activation="relu", kernel_initializer=head_init(),
                                          dtype=self.dtype_policy, name="hidden")
-        self.out = keras.layers.Dense(units, kernel_initializer=initializer("xavier", 0.02), dtype=self.dtype_policy,
-                                      name="out")
+        self.out = keras.layers.Dense(units, kernel_initializer=head_init(), dtype=self.dtype_policy, name="out")
 
     def build(self, input_shape):
         self.hidden.build(input_shape)
