@@ -1,4 +1,6 @@
+import fcntl
 import os
+import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -10,6 +12,7 @@ import tensorflow as tf  # noqa: E402
 from tfi2i import config as config_lib  # noqa: E402
 from tfi2i.models import factory  # noqa: E402
 from tfi2i.data import synthetic  # noqa: E402
+from tfi2i.run import directory as run_directory, lock as run_lock  # noqa: E402
 from tfi2i.runtime import thread_pools  # noqa: E402
 from tfi2i.training.assembly import assemble  # noqa: E402
 
@@ -171,19 +174,54 @@ TRAINED_RUNS = {
 }
 
 
-@pytest.fixture(scope="session")
-def runs(request, tmp_path_factory):
-    """{model name: (run directory, trained model)} of every model in TRAINED_RUNS."""
+def train_runs(request, folder):
+    """{model name: (run directory, trained model)} of every model in TRAINED_RUNS, trained in `folder`."""
     made = {}
     for name, (root_fixture, overrides) in TRAINED_RUNS.items():
         root = request.getfixturevalue(root_fixture)
         short = ["train.steps_per_epoch=2", "train.n_epochs=1", "train.n_epochs_decay=0"]
         config = config_lib.load(None, [f"data.root={root}", *TINY, *overrides, *short])
-        run_dir = str(tmp_path_factory.mktemp("runs") / name)
-        trainer = assemble(config, run_dir, log=lambda _: None)
+        trainer = assemble(config, str(folder / name), log=lambda _: None)
         trainer.fit()
+        made[name] = (str(folder / name), trainer.model)
+    return made
+
+
+def resumed_copies(trained, folder):
+    """TRAINED_RUNS' runs in `trained` copied to `folder`, each with its model resumed from its
+    checkpoint (the trained weights and optimizer slots) as a run is resumed."""
+    made = {}
+    for name in TRAINED_RUNS:
+        run_dir = str(folder / name)
+        shutil.copytree(trained / name, run_dir, ignore=shutil.ignore_patterns(run_lock.LOCK_FILE))
+        trainer = assemble(run_directory.saved_config(run_dir), run_dir, log=lambda _: None)
+        run_lock.release(run_dir)  # held by assemble until a fit; nothing trains these
         made[name] = (run_dir, trainer.model)
     return made
+
+
+@pytest.fixture(scope="session")
+def runs(request, tmp_path_factory):
+    """{model name: (run directory, trained model)} of every model in TRAINED_RUNS.
+
+    Trained once a suite: training them (mostly tracing each model's step) took 50-100 s, once
+    in each of the suite's two processes. Under xdist the first process to ask trains them and
+    keeps its runs and trainers' models, copying the runs, before any test writes beside them,
+    where the other process finds them; that one copies them again and resumes each model from
+    its checkpoint (the trained weights and optimizer slots), which traces nothing."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return train_runs(request, tmp_path_factory.mktemp("runs"))
+    shared = tmp_path_factory.getbasetemp().parent  # this suite's, one folder per process below it
+    with open(shared / "trained_runs.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # until the file closes: the other process waits
+        if not (shared / "trained_runs").exists():
+            folder = tmp_path_factory.mktemp("runs")
+            made = train_runs(request, folder)
+            # Copied before any test writes beside the runs (exports, reports); renamed whole.
+            shutil.copytree(folder, shared / "trained_runs.partial", ignore=shutil.ignore_patterns(run_lock.LOCK_FILE))
+            os.rename(shared / "trained_runs.partial", shared / "trained_runs")
+            return made
+    return resumed_copies(shared / "trained_runs", tmp_path_factory.mktemp("runs"))
 
 
 class EpochLogs(keras.callbacks.Callback):
