@@ -187,13 +187,12 @@ def train_runs(request, folder):
     return made
 
 
-def resumed_copies(trained, folder):
-    """TRAINED_RUNS' runs in `trained` copied to `folder`, each with its model resumed from its
-    checkpoint (the trained weights and optimizer slots) as a run is resumed."""
+def resumed_runs(folder):
+    """{model name: (run directory, model)} of TRAINED_RUNS' runs in `folder`, each model resumed
+    from its run's checkpoint (the trained weights and optimizer slots) as a run is resumed."""
     made = {}
     for name in TRAINED_RUNS:
         run_dir = str(folder / name)
-        shutil.copytree(trained / name, run_dir, ignore=shutil.ignore_patterns(run_lock.LOCK_FILE))
         trainer = assemble(run_directory.saved_config(run_dir), run_dir, log=lambda _: None)
         run_lock.release(run_dir)  # held by assemble until a fit; nothing trains these
         made[name] = (run_dir, trainer.model)
@@ -206,9 +205,9 @@ def runs(request, tmp_path_factory):
 
     Trained once a suite: training them (mostly tracing each model's step) took 50-100 s, once
     in each of the suite's two processes. Under xdist the first process to ask trains them and
-    keeps its runs and trainers' models, copying the runs, before any test writes beside them,
-    where the other process finds them; that one copies them again and resumes each model from
-    its checkpoint (the trained weights and optimizer slots), which traces nothing."""
+    keeps its runs and trainers' models; before any of its tests writes beside the runs, it
+    copies them to where the other process finds them, which resumes each model from its
+    checkpoint there (the trained weights and optimizer slots) and traces nothing."""
     if "PYTEST_XDIST_WORKER" not in os.environ:
         return train_runs(request, tmp_path_factory.mktemp("runs"))
     shared = tmp_path_factory.getbasetemp().parent  # this suite's, one folder per process below it
@@ -217,11 +216,9 @@ def runs(request, tmp_path_factory):
         if not (shared / "trained_runs").exists():
             folder = tmp_path_factory.mktemp("runs")
             made = train_runs(request, folder)
-            # Copied before any test writes beside the runs (exports, reports); renamed whole.
-            shutil.copytree(folder, shared / "trained_runs.partial", ignore=shutil.ignore_patterns(run_lock.LOCK_FILE))
-            os.rename(shared / "trained_runs.partial", shared / "trained_runs")
+            shutil.copytree(folder, shared / "trained_runs")
             return made
-    return resumed_copies(shared / "trained_runs", tmp_path_factory.mktemp("runs"))
+    return resumed_runs(shared / "trained_runs")
 
 
 class EpochLogs(keras.callbacks.Callback):
